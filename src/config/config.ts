@@ -1,0 +1,192 @@
+/**
+ * All of Herald's settings, read once from `HERALD_*` environment variables at the edge and
+ * handed to the rest of the code as one frozen, typed object. Nothing else reads process.env.
+ */
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** Empty → SQLite in `dataDir`; `postgres://…` → PostgreSQL (scale-out issue). */
+  readonly databaseUrl: string;
+  /** Empty → embedded queue; `amqp://…` → RabbitMQ (scale-out issue). */
+  readonly brokerUrl: string;
+  /** Empty → generated on first start, stored (hashed) and printed once. */
+  readonly adminToken: string;
+  readonly demo: boolean;
+  readonly sandbox: boolean;
+  readonly smtpUrl: string;
+  readonly smtpFrom: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Base URL people use to reach Herald (links in emails, the start banner). */
+  readonly publicUrl: string;
+  readonly bodyLimitBytes: number;
+  readonly workerConcurrency: number;
+  readonly leaseSeconds: number;
+  readonly sessionTtlHours: number;
+  readonly sseHeartbeatSeconds: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface Spec<T> {
+  readonly doc: string;
+  readonly parse: (raw: string | undefined, env: Env) => T;
+}
+
+function str(def: string, doc: string): Spec<string> {
+  return { doc, parse: (raw) => (raw === undefined ? def : raw.trim()) };
+}
+
+function int(def: number, min: number, max: number, doc: string): Spec<number> {
+  return {
+    doc,
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === '') return def;
+      if (!/^\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
+      const n = Number(raw);
+      if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
+      return n;
+    },
+  };
+}
+
+function parseBool(raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new Error(`must be true or false, got "${raw}"`);
+}
+
+function bool(def: boolean | ((env: Env) => boolean), doc: string): Spec<boolean> {
+  return {
+    doc,
+    parse: (raw, env) => {
+      if (raw === undefined || raw.trim() === '') return typeof def === 'function' ? def(env) : def;
+      return parseBool(raw);
+    },
+  };
+}
+
+function url(protocols: readonly string[], doc: string): Spec<string> {
+  return {
+    doc,
+    parse: (raw) => {
+      const v = (raw ?? '').trim();
+      if (v === '') return '';
+      let u: URL;
+      try {
+        u = new URL(v);
+      } catch {
+        throw new Error(`must be a URL (${protocols.join(', ')}), got "${redact(v)}"`);
+      }
+      if (!protocols.includes(u.protocol)) {
+        throw new Error(`must use ${protocols.join(' or ')}, got "${u.protocol}"`);
+      }
+      return v;
+    },
+  };
+}
+
+/** Never echo credentials from a URL in an error message. */
+function redact(v: string): string {
+  return v.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const CONFIG_SPEC = {
+  HERALD_PORT: int(8080, 0, 65535, 'HTTP port (0 picks a free port).'),
+  HERALD_HOST: str('0.0.0.0', 'Address the HTTP server binds to.'),
+  HERALD_DATA_DIR: str('./data', 'Folder for the SQLite database and generated secrets.'),
+  HERALD_DATABASE_URL: url(
+    ['postgres:', 'postgresql:'],
+    'Empty: SQLite in HERALD_DATA_DIR. postgres://… selects PostgreSQL.',
+  ),
+  HERALD_BROKER_URL: url(
+    ['amqp:', 'amqps:'],
+    'Empty: the embedded durable queue. amqp://… selects RabbitMQ.',
+  ),
+  HERALD_ADMIN_TOKEN: {
+    doc: 'Admin API token. Empty: generated on first start, stored hashed, printed once.',
+    parse: (raw: string | undefined) => {
+      const v = (raw ?? '').trim();
+      if (v !== '' && v.length < 16) throw new Error('must be at least 16 characters long');
+      return v;
+    },
+  } satisfies Spec<string>,
+  HERALD_DEMO: bool(false, 'Seed a demo university on first start with an empty database.'),
+  HERALD_SANDBOX: bool(
+    (env) => parseBool(env.HERALD_DEMO ?? 'false'),
+    'Send channels without real configuration to the sandbox outbox (default: HERALD_DEMO).',
+  ),
+  HERALD_SMTP_URL: url(['smtp:', 'smtps:'], 'SMTP relay for the email channel (later issue).'),
+  HERALD_SMTP_FROM: str('', 'From address for email, e.g. "Herald <noreply@example.edu>".'),
+  HERALD_LOG_LEVEL: {
+    doc: `Log level: ${LOG_LEVELS.join(', ')}.`,
+    parse: (raw: string | undefined) => {
+      const v = (raw ?? 'info').trim() || 'info';
+      if (!(LOG_LEVELS as readonly string[]).includes(v)) {
+        throw new Error(`must be one of ${LOG_LEVELS.join(', ')}, got "${v}"`);
+      }
+      return v as Config['logLevel'];
+    },
+  } satisfies Spec<Config['logLevel']>,
+  HERALD_PUBLIC_URL: url(['http:', 'https:'], 'Public base URL (default http://localhost:PORT).'),
+  HERALD_BODY_LIMIT_BYTES: int(262144, 1024, 10485760, 'Largest accepted request body.'),
+  HERALD_WORKER_CONCURRENCY: int(64, 1, 10000, 'Deliveries a worker process handles at once.'),
+  HERALD_LEASE_SECONDS: int(60, 1, 86400, 'Visibility timeout of a leased queue job.'),
+  HERALD_SESSION_TTL_HOURS: int(12, 1, 8760, 'Lifetime of an end-user session.'),
+  HERALD_SSE_HEARTBEAT_SECONDS: int(15, 1, 3600, 'Interval of SSE heartbeat comments.'),
+} as const;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(CONFIG_SPEC) as [string, Spec<unknown>][]) {
+    try {
+      values[name] = spec.parse(env[name], env);
+    } catch (err) {
+      problems.push(`${name} ${(err as Error).message}`);
+    }
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('HERALD_') && !(name in CONFIG_SPEC)) {
+      problems.push(`${name} is not a Herald setting (see .env.example for the list)`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  const port = values.HERALD_PORT as number;
+  return Object.freeze({
+    port,
+    host: values.HERALD_HOST as string,
+    dataDir: values.HERALD_DATA_DIR as string,
+    databaseUrl: values.HERALD_DATABASE_URL as string,
+    brokerUrl: values.HERALD_BROKER_URL as string,
+    adminToken: values.HERALD_ADMIN_TOKEN as string,
+    demo: values.HERALD_DEMO as boolean,
+    sandbox: values.HERALD_SANDBOX as boolean,
+    smtpUrl: values.HERALD_SMTP_URL as string,
+    smtpFrom: values.HERALD_SMTP_FROM as string,
+    logLevel: values.HERALD_LOG_LEVEL as Config['logLevel'],
+    publicUrl: (values.HERALD_PUBLIC_URL as string) || `http://localhost:${port}`,
+    bodyLimitBytes: values.HERALD_BODY_LIMIT_BYTES as number,
+    workerConcurrency: values.HERALD_WORKER_CONCURRENCY as number,
+    leaseSeconds: values.HERALD_LEASE_SECONDS as number,
+    sessionTtlHours: values.HERALD_SESSION_TTL_HOURS as number,
+    sseHeartbeatSeconds: values.HERALD_SSE_HEARTBEAT_SECONDS as number,
+  });
+}
+
+/** The `.env.example` text, generated from the spec so the two cannot drift. */
+export function envExample(): string {
+  return Object.entries(CONFIG_SPEC)
+    .map(([name, spec]) => `# ${spec.doc}\n${name}=`)
+    .join('\n\n');
+}

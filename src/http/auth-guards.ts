@@ -1,0 +1,65 @@
+import type { FastifyRequest } from 'fastify';
+import type { Db } from '../store/database.js';
+import type { Clock } from '../time/clock.js';
+import { sameDigest, sha256 } from '../auth/secrets.js';
+import { apiKeyPrefix, findApiKey, getSourceById } from '../sources/sources-store.js';
+import { findSession } from '../auth/sessions-store.js';
+import { Problem } from './problem.js';
+import type { Principal } from './server-types.js';
+
+export const SESSION_COOKIE = 'herald_session';
+
+function bearer(request: FastifyRequest): string | null {
+  const h = request.headers.authorization;
+  if (!h) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m ? m[1]! : null;
+}
+
+const unauthenticated = () =>
+  new Problem('unauthenticated', 'Send a valid token as "Authorization: Bearer <token>"', {}, {
+    'WWW-Authenticate': 'Bearer realm="herald"',
+  });
+
+export interface AuthGuards {
+  admin(request: FastifyRequest): Promise<void>;
+  source(request: FastifyRequest): Promise<void>;
+  user(request: FastifyRequest): Promise<void>;
+}
+
+/**
+ * preHandlers that establish `request.principal`. Wrong kind of credential → 403 (it was
+ * valid, just not for this route); missing or unknown → 401 with the same body every time.
+ */
+export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): AuthGuards {
+  async function identify(request: FastifyRequest): Promise<Principal | null> {
+    const token = bearer(request) ?? request.cookies?.[SESSION_COOKIE] ?? null;
+    if (!token) return null;
+    if (token.startsWith('hk_')) {
+      const prefix = apiKeyPrefix(token);
+      if (!prefix) return null;
+      const key = await findApiKey(db, prefix);
+      if (!key || key.revoked || !sameDigest(key.hash, sha256(token))) return null;
+      const source = await getSourceById(db, key.sourceId);
+      if (!source) return null;
+      return { kind: 'source', sourceId: source.id, sourceKey: source.key, categories: source.categories };
+    }
+    if (token.startsWith('hs_')) {
+      const session = await findSession(db, sha256(token), clock());
+      return session ? { kind: 'user', userId: session.userId } : null;
+    }
+    return sameDigest(sha256(token), adminTokenHash()) ? { kind: 'admin' } : null;
+  }
+
+  function guard(kind: Principal['kind']) {
+    return async (request: FastifyRequest): Promise<void> => {
+      const principal = await identify(request);
+      if (!principal) throw unauthenticated();
+      if (principal.kind !== kind) {
+        throw new Problem('forbidden', `This route needs ${kind === 'admin' ? 'the admin token' : kind === 'source' ? 'a source API key' : 'a user session'}`);
+      }
+      request.principal = principal;
+    };
+  }
+  return { admin: guard('admin'), source: guard('source'), user: guard('user') };
+}

@@ -1,0 +1,34 @@
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+
+/** The Fastify instance every route module receives: TypeBox schemas type the handlers. */
+export type Server = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** Who made a request, set by the auth guards. */
+export type Principal =
+  | { readonly kind: 'admin' }
+  | {
+      readonly kind: 'source';
+      readonly sourceId: string;
+      readonly sourceKey: string;
+      readonly categories: readonly string[];
+    }
+  | { readonly kind: 'user'; readonly userId: string };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}

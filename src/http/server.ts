@@ -1,0 +1,59 @@
+import Fastify from 'fastify';
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import { errorHandler, sendProblem } from './error-handler.js';
+import { Problem } from './problem.js';
+import type { Server } from './server-types.js';
+
+export interface ServerOptions {
+  readonly logger: Logger;
+  readonly bodyLimitBytes: number;
+  readonly version: string;
+}
+
+/** A Fastify instance with Herald's conventions: TypeBox, problem+json errors, OpenAPI at /docs. */
+export async function createServer(opts: ServerOptions): Promise<Server> {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    bodyLimit: opts.bodyLimitBytes,
+    disableRequestLogging: true,
+    trustProxy: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorateRequest('principal', null);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, new Problem('not-found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+  // Log one line per request without query strings or headers (tokens never reach the log).
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, path: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Herald API',
+        version: opts.version,
+        description: 'Unified message platform (统一消息管理平台). Errors are RFC 9457 application/problem+json with a stable `code`.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Admin token, source API key (hk_…) or user session (hs_…)' },
+        },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  return app as unknown as Server;
+}

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../store/database.js';
+import { newId } from '../store/ids.js';
+import { sha256 } from '../auth/secrets.js';
+
+export interface Source {
+  readonly id: string;
+  readonly key: string;
+  readonly name: string;
+  readonly categories: readonly string[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface ApiKeyInfo {
+  readonly id: string;
+  readonly prefix: string;
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+  readonly lastUsedAt: number | null;
+}
+
+type SourceRow = {
+  id: string;
+  key: string;
+  name: string;
+  categories: string;
+  created_at: number;
+  updated_at: number;
+};
+
+function toSource(r: SourceRow): Source {
+  return {
+    id: r.id,
+    key: r.key,
+    name: r.name,
+    categories: JSON.parse(r.categories) as string[],
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export async function listSources(db: Db): Promise<Source[]> {
+  const rows = await db.selectFrom('sources').selectAll().orderBy('key').execute();
+  return rows.map(toSource);
+}
+
+export async function getSourceByKey(db: Db, key: string): Promise<Source | null> {
+  const row = await db.selectFrom('sources').selectAll().where('key', '=', key).executeTakeFirst();
+  return row ? toSource(row) : null;
+}
+
+export async function getSourceById(db: Db, id: string): Promise<Source | null> {
+  const row = await db.selectFrom('sources').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toSource(row) : null;
+}
+
+export async function insertSource(
+  db: Db,
+  input: { key: string; name: string; categories: readonly string[] },
+  now: number,
+): Promise<Source> {
+  const row: SourceRow = {
+    id: newId(now),
+    key: input.key,
+    name: input.name,
+    categories: JSON.stringify(input.categories),
+    created_at: now,
+    updated_at: now,
+  };
+  await db.insertInto('sources').values(row).execute();
+  return toSource(row);
+}
+
+export async function updateSource(
+  db: Db,
+  key: string,
+  patch: { name?: string; categories?: readonly string[] },
+  now: number,
+): Promise<Source | null> {
+  const res = await db
+    .updateTable('sources')
+    .set({
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.categories !== undefined ? { categories: JSON.stringify(patch.categories) } : {}),
+      updated_at: now,
+    })
+    .where('key', '=', key)
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n ? getSourceByKey(db, key) : null;
+}
+
+export async function deleteSource(db: Db, key: string): Promise<'deleted' | 'missing' | 'in-use'> {
+  const source = await getSourceByKey(db, key);
+  if (!source) return 'missing';
+  const used = await db.selectFrom('messages').select('id').where('source_id', '=', source.id).limit(1).executeTakeFirst();
+  if (used) return 'in-use';
+  await db.deleteFrom('sources').where('id', '=', source.id).execute();
+  return 'deleted';
+}
+
+/** Creates an API key; the secret is returned here once and only its hash is stored. */
+export async function createApiKey(db: Db, sourceId: string, now: number): Promise<{ info: ApiKeyInfo; secret: string }> {
+  const prefix = randomBytes(6).toString('hex');
+  const secret = `hk_${prefix}_${randomBytes(32).toString('base64url')}`;
+  const id = newId(now);
+  await db
+    .insertInto('api_keys')
+    .values({ id, source_id: sourceId, prefix, hash: sha256(secret), created_at: now, revoked_at: null, last_used_at: null })
+    .execute();
+  return { info: { id, prefix, createdAt: now, revokedAt: null, lastUsedAt: null }, secret };
+}
+
+export async function listApiKeys(db: Db, sourceId: string): Promise<ApiKeyInfo[]> {
+  const rows = await db.selectFrom('api_keys').selectAll().where('source_id', '=', sourceId).orderBy('created_at').execute();
+  return rows.map((r) => ({
+    id: r.id,
+    prefix: r.prefix,
+    createdAt: Number(r.created_at),
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+  }));
+}
+
+export async function revokeApiKey(db: Db, sourceId: string, keyId: string, now: number): Promise<boolean> {
+  const res = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: now })
+    .where('id', '=', keyId)
+    .where('source_id', '=', sourceId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
+/** Splits `hk_<prefix>_<secret>`; null when the shape is wrong. */
+export function apiKeyPrefix(secret: string): string | null {
+  const m = /^hk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/.exec(secret);
+  return m ? m[1]! : null;
+}
+
+export async function findApiKey(db: Db, prefix: string): Promise<{ sourceId: string; hash: string; revoked: boolean } | null> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select(['source_id', 'hash', 'revoked_at'])
+    .where('prefix', '=', prefix)
+    .executeTakeFirst();
+  return row ? { sourceId: row.source_id, hash: row.hash, revoked: row.revoked_at !== null } : null;
+}

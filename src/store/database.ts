@@ -1,0 +1,11 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/** A handle on the database: the pool itself or an open transaction. */
+export type Db = Kysely<Database>;
+/** An open transaction (same type as Db; named for what callers must pass). */
+export type Tx = Kysely<Database>;
+
+export function parseJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}

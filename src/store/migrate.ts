@@ -1,0 +1,23 @@
+import { Migrator, type Kysely, type Migration } from 'kysely';
+import type { SqlDialect } from './sql-dialect.js';
+import { initial } from './migrations/001-initial.js';
+
+/** Numbered migrations, shared by every dialect, applied in order at start. */
+function migrations(dialect: SqlDialect): Record<string, Migration> {
+  return {
+    '001-initial': initial(dialect),
+  };
+}
+
+export async function migrateToLatest(db: Kysely<unknown>, dialect: SqlDialect): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations(dialect) },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`Database migration ${failed} failed`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
