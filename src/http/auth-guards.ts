@@ -25,6 +25,8 @@ export interface AuthGuards {
   admin(request: FastifyRequest): Promise<void>;
   source(request: FastifyRequest): Promise<void>;
   user(request: FastifyRequest): Promise<void>;
+  /** A source (sees its own things) or the admin (sees everything). */
+  sourceOrAdmin(request: FastifyRequest): Promise<void>;
 }
 
 /**
@@ -51,15 +53,20 @@ export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): 
     return sameDigest(sha256(token), adminTokenHash()) ? { kind: 'admin' } : null;
   }
 
-  function guard(kind: Principal['kind']) {
+  const needs: Record<Principal['kind'], string> = {
+    admin: 'the admin token',
+    source: 'a source API key',
+    user: 'a user session',
+  };
+  function guard(...kinds: Principal['kind'][]) {
     return async (request: FastifyRequest): Promise<void> => {
       const principal = await identify(request);
       if (!principal) throw unauthenticated();
-      if (principal.kind !== kind) {
-        throw new Problem('forbidden', `This route needs ${kind === 'admin' ? 'the admin token' : kind === 'source' ? 'a source API key' : 'a user session'}`);
+      if (!kinds.includes(principal.kind)) {
+        throw new Problem('forbidden', `This route needs ${kinds.map((k) => needs[k]).join(' or ')}`);
       }
       request.principal = principal;
     };
   }
-  return { admin: guard('admin'), source: guard('source'), user: guard('user') };
+  return { admin: guard('admin'), source: guard('source'), user: guard('user'), sourceOrAdmin: guard('source', 'admin') };
 }

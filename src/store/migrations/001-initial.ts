@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { SqlDialect } from '../sql-dialect.js';
 
 /** The core schema: recipients, producers, catalogue, messages, deliveries, inbox, queue. */
@@ -275,6 +275,14 @@ export function initial(dialect: SqlDialect) {
         .createIndex('queue_jobs_next')
         .on('queue_jobs')
         .columns(['lane_rank', 'available_at', 'id'])
+        .execute();
+      // Partial: holds only jobs leased max_deliveries times, so every lease can look for the
+      // ones to dead-letter without scanning the queue.
+      await s
+        .createIndex('queue_jobs_exhausted')
+        .on('queue_jobs')
+        .column('available_at')
+        .where(sql.ref('deliveries'), '>=', sql.ref('max_deliveries'))
         .execute();
       await s
         .createTable('queue_dead_jobs')

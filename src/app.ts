@@ -1,0 +1,216 @@
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/config.js';
+import { ConfigError } from './config/config.js';
+import { openSqlite } from './store/sqlite/open-sqlite.js';
+import { migrateToLatest } from './store/migrate.js';
+import { sqliteDialect } from './store/sql-dialect.js';
+import type { Db } from './store/database.js';
+import { EmbeddedQueue } from './queue/embedded/embedded-queue.js';
+import type { Queue } from './queue/queue.js';
+import { systemClock, type Clock } from './time/clock.js';
+import { newToken, sha256 } from './auth/secrets.js';
+import { createServer } from './http/server.js';
+import type { Server } from './http/server-types.js';
+import { authGuards } from './http/auth-guards.js';
+import { Metrics } from './ops/metrics.js';
+import { opsRoutes } from './ops/ops-routes.js';
+import { ProviderRegistry } from './channels/provider-registry.js';
+import { SandboxProvider } from './channels/sandbox/sandbox-provider.js';
+import { InAppProvider } from './channels/in-app/in-app-provider.js';
+import { sandboxRoutes } from './channels/sandbox/sandbox-routes.js';
+import { InboxHub } from './inbox/inbox-hub.js';
+import { inboxRoutes } from './inbox/inbox-routes.js';
+import { TemplateRenderer } from './templates/template-renderer.js';
+import { templatesRoutes } from './templates/templates-routes.js';
+import { categoriesRoutes } from './categories/categories-routes.js';
+import { sourcesRoutes } from './sources/sources-routes.js';
+import { createApiKey, listSources } from './sources/sources-store.js';
+import { usersRoutes } from './recipients/users-routes.js';
+import { groupsRoutes } from './recipients/groups-routes.js';
+import { preferencesRoutes } from './preferences/preferences-routes.js';
+import { authRoutes } from './auth/auth-routes.js';
+import { deleteExpiredSessions } from './auth/sessions-store.js';
+import { Ingest, FANOUT_TOPIC } from './messages/ingest.js';
+import { messagesRoutes } from './messages/messages-routes.js';
+import { idempotencyRecords } from './messages/idempotency-store.js';
+import { deadLettersRoutes } from './deliveries/dead-letters-routes.js';
+import { JobLoop } from './deliveries/job-loop.js';
+import { ALL_DELIVERY_TOPICS, deliverJob } from './deliveries/delivery-worker.js';
+import { fanOut } from './fanout/fanout-worker.js';
+import { seedDemo, DEMO_EXAMPLES } from './demo/demo-seed.js';
+
+export type Role = 'api' | 'worker' | 'scheduler' | 'all';
+
+export interface DemoInfo {
+  readonly password: string;
+  readonly loginExamples: { readonly zh: string; readonly en: string };
+  /** Source key → its freshly created API key (printed once at first start). */
+  readonly apiKeys: Readonly<Record<string, string>>;
+  readonly users: number;
+}
+
+export interface Herald {
+  readonly config: Config;
+  readonly server: Server;
+  readonly db: Db;
+  readonly queue: Queue;
+  readonly log: Logger;
+  /** Set when this start generated the admin token: show it once. */
+  readonly generatedAdminToken: string | null;
+  /** Set when this start seeded the demo university. */
+  readonly demo: DemoInfo | null;
+  /** Starts the parts of Herald this process runs; returns the URL when it serves HTTP. */
+  start(role: Role): Promise<string | null>;
+  /** Stops taking work, finishes what is in hand, closes everything. */
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+// src/app.ts and dist/app.js both sit one level below package.json.
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The composition root: every adapter is chosen and wired here, and only here. */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<Herald> {
+  if (config.databaseUrl) {
+    throw new ConfigError('HERALD_DATABASE_URL (PostgreSQL) is not supported by this version yet; leave it empty for SQLite.');
+  }
+  if (config.brokerUrl) {
+    throw new ConfigError('HERALD_BROKER_URL (RabbitMQ) is not supported by this version yet; leave it empty for the embedded queue.');
+  }
+  const clock = options.clock ?? systemClock;
+  const log = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] });
+
+  const { db } = openSqlite(join(config.dataDir, 'herald.db'));
+  await migrateToLatest(db as never, sqliteDialect);
+
+  const generatedAdminToken = await ensureAdminToken(db, config);
+  const adminHash = config.adminToken ? sha256(config.adminToken) : await readSetting(db, 'admin_token_hash');
+  if (!adminHash) throw new Error('admin token hash missing after initialisation');
+
+  const queue = new EmbeddedQueue(db, clock);
+  const metrics = new Metrics(queue);
+  const hub = new InboxHub();
+  const renderer = new TemplateRenderer();
+  const providers = new ProviderRegistry(config.sandbox ? new SandboxProvider(db, clock) : null);
+  providers.register('in_app', new InAppProvider(db, hub, clock));
+  const ingest = new Ingest(db, queue, clock, (n) => metrics.messagesAccepted.inc(n));
+  const guards = authGuards(db, () => adminHash, clock);
+
+  const demo = config.demo ? await seedIfEmpty(db, clock) : null;
+
+  const server = await createServer({ logger: log, bodyLimitBytes: config.bodyLimitBytes, version: VERSION });
+  let ready = false;
+  opsRoutes(server, { db, metrics, isReady: () => ready });
+  authRoutes(server, { db, clock, sessionTtlMs: config.sessionTtlHours * 3600_000, secureCookies: config.publicUrl.startsWith('https:') });
+  sourcesRoutes(server, { db, clock, guards });
+  categoriesRoutes(server, { db, clock, guards });
+  templatesRoutes(server, { db, clock, guards, renderer });
+  usersRoutes(server, { db, clock, guards });
+  groupsRoutes(server, { db, clock, guards });
+  messagesRoutes(server, { db, guards, ingest });
+  inboxRoutes(server, { db, clock, guards, hub, heartbeatMs: config.sseHeartbeatSeconds * 1000 });
+  preferencesRoutes(server, { db, clock, guards });
+  deadLettersRoutes(server, { db, clock, queue, guards });
+  sandboxRoutes(server, { db, guards });
+
+  const loops: JobLoop[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const leaseMs = config.leaseSeconds * 1000;
+
+  return {
+    config,
+    server,
+    db,
+    queue,
+    log,
+    generatedAdminToken,
+    demo,
+    async start(role) {
+      if (role === 'worker' || role === 'all') {
+        loops.push(
+          new JobLoop({
+            name: 'fanout',
+            queue,
+            topics: [FANOUT_TOPIC],
+            maxJobs: 2,
+            // A fan-out streams the whole audience under one lease; give it room.
+            leaseMs: Math.max(leaseMs, 300_000),
+            handle: (job) => fanOut({ db, queue, clock, providers, log, onDeliveriesCreated: (counts) => {
+              for (const [k, n] of counts) {
+                const [channel, status] = k.split('\u0000') as [string, string];
+                metrics.deliveries.inc({ channel, status }, n);
+              }
+            } }, job),
+            log,
+          }),
+          new JobLoop({
+            name: 'deliver',
+            queue,
+            topics: ALL_DELIVERY_TOPICS,
+            maxJobs: Math.max(1, Math.ceil(config.workerConcurrency / 16)),
+            leaseMs,
+            handle: (job) => deliverJob({ db, queue, clock, providers, renderer, metrics, log }, job),
+            log,
+          }),
+        );
+        for (const l of loops) l.start();
+      }
+      if (role === 'scheduler' || role === 'all') {
+        const housekeeping = async () => {
+          const now = clock();
+          await idempotencyRecords.purgeExpired(db, now);
+          await deleteExpiredSessions(db, now);
+        };
+        timers.push(setInterval(() => void housekeeping().catch((err: unknown) => log.error({ err }, 'housekeeping failed')), 10 * 60_000));
+      }
+      ready = true;
+      if (role === 'api' || role === 'all') {
+        return server.listen({ port: config.port, host: config.host });
+      }
+      return null;
+    },
+    async close() {
+      ready = false;
+      for (const t of timers) clearInterval(t);
+      await server.close();
+      await Promise.all(loops.map((l) => l.stop()));
+      await queue.close();
+      await db.destroy();
+    },
+  };
+}
+
+async function readSetting(db: Db, key: string): Promise<string | null> {
+  const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+  return row?.value ?? null;
+}
+
+/** Generates and stores (hashed) an admin token on first start unless one is configured. */
+async function ensureAdminToken(db: Db, config: Config): Promise<string | null> {
+  if (config.adminToken) return null;
+  if (await readSetting(db, 'admin_token_hash')) return null;
+  const token = newToken('ha');
+  await db.insertInto('settings').values({ key: 'admin_token_hash', value: sha256(token) }).execute();
+  return token;
+}
+
+/** Seeds the demo university into an empty database and creates one API key per source. */
+async function seedIfEmpty(db: Db, clock: Clock): Promise<DemoInfo | null> {
+  const anyUser = await db.selectFrom('users').select('id').limit(1).executeTakeFirst();
+  const anySource = await db.selectFrom('sources').select('id').limit(1).executeTakeFirst();
+  if (anyUser || anySource) return null;
+  const seeded = await seedDemo(db, clock());
+  const apiKeys: Record<string, string> = {};
+  for (const source of await listSources(db)) {
+    apiKeys[source.key] = (await createApiKey(db, source.id, clock())).secret;
+  }
+  return { password: seeded.password, loginExamples: seeded.loginExamples, apiKeys, users: seeded.users };
+}
+
+export { DEMO_EXAMPLES };

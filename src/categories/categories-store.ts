@@ -1,0 +1,127 @@
+import type { Db } from '../store/database.js';
+import type { CategoriesTable, Priority } from '../store/schema.js';
+import type { Channel } from '../channels/channel.js';
+
+/**
+ * A kind of notification (考试安排, 缴费提醒 …): how urgent it is, whether users may turn it
+ * off, which channels it uses when neither producer nor user chose, and how hard to retry.
+ */
+export interface Category {
+  readonly key: string;
+  /** Display name per locale, e.g. `{ "zh-CN": "考试安排", "en": "Exam schedule" }`. */
+  readonly name: Readonly<Record<string, string>>;
+  readonly priority: Priority;
+  /** Mandatory categories ignore user preferences. */
+  readonly mandatory: boolean;
+  readonly defaultChannels: readonly Channel[];
+  /** Delivery attempts per channel before a delivery is dead. */
+  readonly maxAttempts: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface NewCategory {
+  readonly key: string;
+  readonly name: Readonly<Record<string, string>>;
+  readonly priority: Priority;
+  readonly mandatory: boolean;
+  readonly defaultChannels: readonly Channel[];
+  readonly maxAttempts: number;
+}
+
+export type CategoryPatch = Partial<Omit<NewCategory, 'key'>>;
+
+function toCategory(r: CategoriesTable): Category {
+  return {
+    key: r.key,
+    name: JSON.parse(r.name) as Record<string, string>,
+    priority: r.priority,
+    mandatory: Number(r.mandatory) !== 0,
+    defaultChannels: JSON.parse(r.default_channels) as Channel[],
+    maxAttempts: Number(r.max_attempts),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export async function listCategories(db: Db): Promise<Category[]> {
+  const rows = await db.selectFrom('categories').selectAll().orderBy('key').execute();
+  return rows.map(toCategory);
+}
+
+export async function getCategory(db: Db, key: string): Promise<Category | null> {
+  const row = await db.selectFrom('categories').selectAll().where('key', '=', key).executeTakeFirst();
+  return row ? toCategory(row) : null;
+}
+
+/** The categories among `keys` that exist, in no particular order (unknown keys are skipped). */
+export async function getCategoriesByKeys(db: Db, keys: readonly string[]): Promise<Category[]> {
+  if (keys.length === 0) return [];
+  const rows = await db.selectFrom('categories').selectAll().where('key', 'in', [...keys]).execute();
+  return rows.map(toCategory);
+}
+
+/** Inserts a category; null when the key is taken. */
+export async function insertCategory(db: Db, input: NewCategory, now: number): Promise<Category | null> {
+  const row: CategoriesTable = {
+    key: input.key,
+    name: JSON.stringify(input.name),
+    priority: input.priority,
+    mandatory: input.mandatory ? 1 : 0,
+    default_channels: JSON.stringify(input.defaultChannels),
+    max_attempts: input.maxAttempts,
+    created_at: now,
+    updated_at: now,
+  };
+  const res = await db
+    .insertInto('categories')
+    .values(row)
+    .onConflict((oc) => oc.column('key').doNothing())
+    .executeTakeFirst();
+  return (res.numInsertedOrUpdatedRows ?? 0n) > 0n ? toCategory(row) : null;
+}
+
+/** Applies the given fields; null when there is no such category. */
+export async function updateCategory(
+  db: Db,
+  key: string,
+  patch: CategoryPatch,
+  now: number,
+): Promise<Category | null> {
+  const res = await db
+    .updateTable('categories')
+    .set({
+      ...(patch.name !== undefined ? { name: JSON.stringify(patch.name) } : {}),
+      ...(patch.priority !== undefined ? { priority: patch.priority } : {}),
+      ...(patch.mandatory !== undefined ? { mandatory: patch.mandatory ? 1 : 0 } : {}),
+      ...(patch.defaultChannels !== undefined
+        ? { default_channels: JSON.stringify(patch.defaultChannels) }
+        : {}),
+      ...(patch.maxAttempts !== undefined ? { max_attempts: patch.maxAttempts } : {}),
+      updated_at: now,
+    })
+    .where('key', '=', key)
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n ? getCategory(db, key) : null;
+}
+
+/**
+ * Deletes a category and (by cascade) its templates. Refused while any message refers to it:
+ * message history and retries need the category's settings.
+ */
+export async function deleteCategory(db: Db, key: string): Promise<'deleted' | 'missing' | 'in-use'> {
+  const run = async (tx: Db): Promise<'deleted' | 'missing' | 'in-use'> => {
+    const exists = await tx.selectFrom('categories').select('key').where('key', '=', key).executeTakeFirst();
+    if (!exists) return 'missing';
+    const used = await tx
+      .selectFrom('messages')
+      .select('id')
+      .where('category_key', '=', key)
+      .limit(1)
+      .executeTakeFirst();
+    if (used) return 'in-use';
+    await tx.deleteFrom('categories').where('key', '=', key).execute();
+    return 'deleted';
+  };
+  return db.isTransaction ? run(db) : db.transaction().execute(run);
+}

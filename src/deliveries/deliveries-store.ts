@@ -1,0 +1,141 @@
+import type { Db, Tx } from '../store/database.js';
+import type { DeliveriesTable, DeliveryAttemptsTable, DeliveryStatus } from '../store/schema.js';
+
+export const FINAL_STATUSES: readonly DeliveryStatus[] = ['sent', 'delivered', 'failed', 'dead', 'suppressed'];
+
+/**
+ * Inserts planned deliveries; rows that already exist for (message, user, channel) are left
+ * alone. Returns the rows this call created, so a resumed fan-out enqueues only those.
+ */
+export async function insertDeliveries(
+  tx: Tx,
+  rows: readonly DeliveriesTable[],
+): Promise<{ id: string; channel: string; status: string }[]> {
+  const created: { id: string; channel: string; status: string }[] = [];
+  for (let i = 0; i < rows.length; i += 500) {
+    const res = await tx
+      .insertInto('deliveries')
+      .values(rows.slice(i, i + 500))
+      .onConflict((oc) => oc.columns(['message_id', 'user_id', 'channel']).doNothing())
+      .returning(['id', 'channel', 'status'])
+      .execute();
+    created.push(...res);
+  }
+  return created;
+}
+
+export async function queuedDeliveries(db: Db, ids: readonly string[]): Promise<DeliveriesTable[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('deliveries').selectAll().where('id', 'in', ids).where('status', '=', 'queued').execute();
+}
+
+export interface DeliveryUpdate {
+  readonly id: string;
+  readonly status: DeliveryStatus;
+  readonly reason: string | null;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly provider: string | null;
+  readonly providerMessageId: string | null;
+}
+
+/** Writes outcomes; only deliveries still `queued` change (a late duplicate cannot regress a final one). */
+export async function applyDeliveryUpdates(tx: Tx, updates: readonly DeliveryUpdate[], now: number): Promise<void> {
+  for (const u of updates) {
+    await tx
+      .updateTable('deliveries')
+      .set({
+        status: u.status,
+        reason: u.reason,
+        attempts: u.attempts,
+        last_error: u.lastError,
+        provider: u.provider,
+        provider_message_id: u.providerMessageId,
+        updated_at: now,
+        final_at: FINAL_STATUSES.includes(u.status) ? now : null,
+      })
+      .where('id', '=', u.id)
+      .where('status', '=', 'queued')
+      .execute();
+  }
+}
+
+export async function insertAttempts(tx: Tx, rows: readonly DeliveryAttemptsTable[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) {
+    await tx.insertInto('delivery_attempts').values(rows.slice(i, i + 500)).execute();
+  }
+}
+
+export interface DeliveryView {
+  readonly id: string;
+  readonly recipient: { readonly externalId: string; readonly name: string };
+  readonly channel: string;
+  readonly status: string;
+  readonly reason: string | null;
+  readonly locale: string;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly provider: string | null;
+  readonly providerMessageId: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finalAt: number | null;
+}
+
+export async function listDeliveries(
+  db: Db,
+  messageId: string,
+  opts: { limit: number; after?: string; channel?: string; status?: string; recipient?: string },
+): Promise<DeliveryView[]> {
+  let q = db
+    .selectFrom('deliveries as d')
+    .innerJoin('users as u', 'u.id', 'd.user_id')
+    .select([
+      'd.id',
+      'd.channel',
+      'd.status',
+      'd.reason',
+      'd.locale',
+      'd.attempts',
+      'd.last_error',
+      'd.provider',
+      'd.provider_message_id',
+      'd.created_at',
+      'd.updated_at',
+      'd.final_at',
+      'u.external_id',
+      'u.name',
+    ])
+    .where('d.message_id', '=', messageId);
+  if (opts.after) q = q.where('d.id', '>', opts.after);
+  if (opts.channel) q = q.where('d.channel', '=', opts.channel);
+  if (opts.status) q = q.where('d.status', '=', opts.status as DeliveryStatus);
+  if (opts.recipient) q = q.where('u.external_id', '=', opts.recipient);
+  const rows = await q.orderBy('d.id').limit(opts.limit).execute();
+  return rows.map((r) => ({
+    id: r.id,
+    recipient: { externalId: r.external_id, name: r.name },
+    channel: r.channel,
+    status: r.status,
+    reason: r.reason,
+    locale: r.locale,
+    attempts: Number(r.attempts),
+    lastError: r.last_error,
+    provider: r.provider,
+    providerMessageId: r.provider_message_id,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    finalAt: r.final_at === null ? null : Number(r.final_at),
+  }));
+}
+
+export async function attemptsOf(db: Db, deliveryIds: readonly string[]): Promise<DeliveryAttemptsTable[]> {
+  if (deliveryIds.length === 0) return [];
+  return db
+    .selectFrom('delivery_attempts')
+    .selectAll()
+    .where('delivery_id', 'in', deliveryIds)
+    .orderBy('delivery_id')
+    .orderBy('attempt')
+    .execute();
+}

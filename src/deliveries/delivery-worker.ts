@@ -1,0 +1,263 @@
+import type { Logger } from 'pino';
+import type { Db } from '../store/database.js';
+import type { DeadLettersTable, DeliveriesTable, DeliveryAttemptsTable } from '../store/schema.js';
+import type { JobInput, LeasedJob, Queue } from '../queue/queue.js';
+import type { Clock } from '../time/clock.js';
+import type { ProviderRegistry } from '../channels/provider-registry.js';
+import { addressFor, CHANNELS, isChannel, type Channel } from '../channels/channel.js';
+import { DeliveryError, type ChannelProvider, type OutboundMessage, type SendOutcome } from '../channels/channel-provider.js';
+import { newId } from '../store/ids.js';
+import type { Metrics } from '../ops/metrics.js';
+import { getMessage, type StoredMessage } from '../messages/messages-store.js';
+import { getCategoriesByKeys, type Category } from '../categories/categories-store.js';
+import { getSourceById, type Source } from '../sources/sources-store.js';
+import { recipientsByIds } from '../recipients/users-store.js';
+import type { Recipient } from '../recipients/audience-types.js';
+import { resolveTemplate } from '../templates/templates-store.js';
+import { localeChain } from '../templates/locale-chain.js';
+import { TemplateRenderError, type TemplateRenderer } from '../templates/template-renderer.js';
+import { applyDeliveryUpdates, insertAttempts, queuedDeliveries, type DeliveryUpdate } from './deliveries-store.js';
+import { insertDeadLetters } from './dead-letters-store.js';
+import { decideRetry, type RetryOptions } from './retry-policy.js';
+import { deliverTopic, type DeliverJobPayload } from '../fanout/fanout-worker.js';
+
+export interface DeliveryWorkerDeps {
+  readonly db: Db;
+  readonly queue: Queue;
+  readonly clock: Clock;
+  readonly providers: ProviderRegistry;
+  readonly renderer: TemplateRenderer;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly retry?: RetryOptions;
+}
+
+interface Prepared {
+  readonly delivery: DeliveriesTable;
+  readonly outbound: OutboundMessage | null;
+  /** Set when the delivery cannot be attempted (render error, no template): fails permanently. */
+  readonly error: DeliveryError | null;
+}
+
+/**
+ * Handles one delivery job (up to DELIVERIES_PER_JOB deliveries of one channel): renders each
+ * delivery for its recipient's locale, sends the batch through the channel's provider, then
+ * records every attempt, the new statuses, retries and dead letters and acks the job in ONE
+ * transaction. A crash before that commit re-runs the job after its lease: at-least-once
+ * towards the provider, with the provider-side duplicate window limited to that crash.
+ */
+export async function deliverJob(deps: DeliveryWorkerDeps, job: LeasedJob): Promise<void> {
+  const { db, queue, clock, log } = deps;
+  const { deliveryIds } = job.payload as DeliverJobPayload;
+  const deliveries = await queuedDeliveries(db, deliveryIds);
+  if (deliveries.length === 0) {
+    await queue.ack([job]);
+    return;
+  }
+  const context = await loadContext(db, deliveries);
+  const started = clock();
+  const prepared: Prepared[] = [];
+  const templates = new Map<string, Awaited<ReturnType<typeof resolveTemplate>>>();
+  for (const delivery of deliveries) {
+    prepared.push(await prepare(deps, delivery, context, templates));
+  }
+
+  // Send per provider (one channel per job, so normally one provider).
+  const outcomes = new Map<string, { provider: string; outcome: SendOutcome }>();
+  const byProvider = new Map<ChannelProvider, Prepared[]>();
+  for (const p of prepared) {
+    if (!p.outbound) continue;
+    const provider = deps.providers.providerFor(p.outbound.channel);
+    if (!provider) {
+      outcomes.set(p.delivery.id, {
+        provider: 'none',
+        outcome: { ok: false, error: new DeliveryError('channel-not-configured', 'permanent') },
+      });
+      continue;
+    }
+    const list = byProvider.get(provider) ?? [];
+    list.push(p);
+    byProvider.set(provider, list);
+  }
+  for (const [provider, list] of byProvider) {
+    let results: SendOutcome[];
+    try {
+      results = await provider.send(list.map((p) => p.outbound!));
+    } catch (err) {
+      // A provider must not throw; if one does, treat it as a transient failure of the batch.
+      const error = new DeliveryError(`provider ${provider.name} threw: ${(err as Error).message}`, 'transient', undefined, { cause: err });
+      results = list.map(() => ({ ok: false, error }));
+    }
+    list.forEach((p, i) => outcomes.set(p.delivery.id, { provider: provider.name, outcome: results[i]! }));
+  }
+  const finished = clock();
+
+  const updates: DeliveryUpdate[] = [];
+  const attempts: DeliveryAttemptsTable[] = [];
+  const dead: DeadLettersTable[] = [];
+  const retries = new Map<number, string[]>();
+  for (const p of prepared) {
+    const d = p.delivery;
+    const attempt = Number(d.attempts) + 1;
+    const result = p.error
+      ? { provider: 'renderer', outcome: { ok: false as const, error: p.error } }
+      : outcomes.get(d.id)!;
+    const category = context.categories.get(context.messages.get(d.message_id)!.categoryKey);
+    const maxAttempts = category?.maxAttempts ?? 5;
+    attempts.push({
+      id: newId(finished),
+      delivery_id: d.id,
+      attempt,
+      provider: result.provider,
+      outcome: result.outcome.ok ? result.outcome.status : result.outcome.error.kind,
+      error: result.outcome.ok ? null : result.outcome.error.message,
+      started_at: started,
+      finished_at: finished,
+    });
+    const base = { id: d.id, attempts: attempt, provider: result.provider };
+    if (result.outcome.ok) {
+      updates.push({ ...base, status: result.outcome.status, reason: null, lastError: null, providerMessageId: result.outcome.providerMessageId });
+      deps.metrics.deliveryAttempts.inc({ channel: d.channel, provider: result.provider, outcome: 'ok' });
+      continue;
+    }
+    const error = result.outcome.error;
+    deps.metrics.deliveryAttempts.inc({ channel: d.channel, provider: result.provider, outcome: error.kind });
+    const decision = decideRetry(error, attempt, maxAttempts, finished, deps.retry);
+    if (decision.kind === 'retry') {
+      updates.push({ ...base, status: 'queued', reason: null, lastError: error.message, providerMessageId: null });
+      const at = decision.at;
+      const list = retries.get(at) ?? [];
+      list.push(d.id);
+      retries.set(at, list);
+    } else if (decision.kind === 'failed') {
+      updates.push({ ...base, status: 'failed', reason: p.error ? 'render-error' : 'provider-rejected', lastError: error.message, providerMessageId: null });
+    } else {
+      updates.push({ ...base, status: 'dead', reason: 'max-attempts', lastError: error.message, providerMessageId: null });
+      dead.push({
+        id: newId(finished),
+        delivery_id: d.id,
+        message_id: d.message_id,
+        channel: d.channel,
+        reason: `gave up after ${attempt} attempts: ${error.message}`,
+        created_at: finished,
+        redriven_at: null,
+      });
+    }
+  }
+  // Retries of this batch that were given the same time travel together in one job.
+  const retryJobs: JobInput[] = [];
+  for (const [at, ids] of retries) {
+    retryJobs.push({ topic: job.topic, lane: job.lane, payload: { deliveryIds: ids } satisfies DeliverJobPayload, availableAt: at });
+  }
+
+  await db.transaction().execute(async (tx) => {
+    await applyDeliveryUpdates(tx, updates, finished);
+    await insertAttempts(tx, attempts);
+    await insertDeadLetters(tx, dead);
+    if (retryJobs.length > 0) await queue.enqueue(retryJobs, tx);
+    await queue.ack([job], tx);
+  });
+
+  for (const u of updates) {
+    const d = deliveries.find((x) => x.id === u.id)!;
+    if (u.status === 'queued') continue;
+    deps.metrics.deliveries.inc({ channel: d.channel, status: u.status });
+    if (u.status === 'sent' || u.status === 'delivered') {
+      const m = context.messages.get(d.message_id)!;
+      deps.metrics.deliveryLatency.observe({ channel: d.channel }, Math.max(0, finished - m.sendAt) / 1000);
+    }
+  }
+  log.debug({ jobId: job.id, deliveries: deliveries.length }, 'delivery job done');
+}
+
+interface Context {
+  readonly messages: Map<string, StoredMessage>;
+  readonly categories: Map<string, Category>;
+  readonly sources: Map<string, Source>;
+  readonly recipients: Map<string, Recipient>;
+}
+
+async function loadContext(db: Db, deliveries: readonly DeliveriesTable[]): Promise<Context> {
+  const messages = new Map<string, StoredMessage>();
+  for (const id of new Set(deliveries.map((d) => d.message_id))) {
+    const m = await getMessage(db, id);
+    if (m) messages.set(id, m);
+  }
+  const categories = new Map(
+    (await getCategoriesByKeys(db, [...new Set([...messages.values()].map((m) => m.categoryKey))])).map((c) => [c.key, c]),
+  );
+  const sources = new Map<string, Source>();
+  for (const id of new Set([...messages.values()].map((m) => m.sourceId))) {
+    const s = await getSourceById(db, id);
+    if (s) sources.set(id, s);
+  }
+  const recipients = await recipientsByIds(db, [...new Set(deliveries.map((d) => d.user_id))]);
+  return { messages, categories, sources, recipients };
+}
+
+async function prepare(
+  deps: DeliveryWorkerDeps,
+  delivery: DeliveriesTable,
+  context: Context,
+  templates: Map<string, Awaited<ReturnType<typeof resolveTemplate>>>,
+): Promise<Prepared> {
+  const fail = (message: string): Prepared => ({ delivery, outbound: null, error: new DeliveryError(message, 'permanent') });
+  const message = context.messages.get(delivery.message_id);
+  const recipient = context.recipients.get(delivery.user_id);
+  if (!message || !recipient) return fail('message or recipient no longer exists');
+  const source = context.sources.get(message.sourceId);
+  const channel = delivery.channel;
+  if (!isChannel(channel)) return fail(`unknown channel ${channel}`);
+  const address = addressFor(channel as Channel, recipient);
+  if (address === null) return fail(`recipient has no ${channel} address`);
+  const chain = localeChain(delivery.locale);
+  const cacheKey = `${message.categoryKey}\u0000${channel}\u0000${chain.join(',')}`;
+  if (!templates.has(cacheKey)) {
+    templates.set(cacheKey, await resolveTemplate(deps.db, message.categoryKey, channel, chain));
+  }
+  const template = templates.get(cacheKey);
+  if (!template) return fail(`no ${channel} template for ${message.categoryKey} in ${chain.join(', ')}`);
+  const sourceView = { key: source?.key ?? '', name: source?.name ?? '' };
+  try {
+    const content = await deps.renderer.render(
+      `${template.id}`,
+      { subject: template.subject ?? undefined, title: template.title ?? undefined, body: template.body },
+      renderContext(message, recipient, sourceView, template.locale),
+      { timezone: recipient.timezone },
+    );
+    const url = typeof message.data.url === 'string' ? message.data.url : undefined;
+    return {
+      delivery,
+      error: null,
+      outbound: {
+        deliveryId: delivery.id,
+        messageId: message.id,
+        channel,
+        userId: recipient.id,
+        address,
+        category: message.categoryKey,
+        source: sourceView,
+        locale: template.locale,
+        content: { ...content, ...(url ? { url } : {}) },
+      },
+    };
+  } catch (err) {
+    if (err instanceof TemplateRenderError) return fail(`template error: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * What a template sees: the producer's data as top-level variables, plus `recipient`, `source`
+ * and `message` (which win over data fields of the same name).
+ */
+function renderContext(message: StoredMessage, recipient: Recipient, source: { key: string; name: string }, locale: string) {
+  return {
+    ...message.data,
+    recipient: { name: recipient.name, externalId: recipient.externalId, locale: recipient.locale },
+    source,
+    message: { id: message.id, category: message.categoryKey, locale },
+  };
+}
+
+export const ALL_DELIVERY_TOPICS = CHANNELS.map(deliverTopic);

@@ -1,0 +1,56 @@
+import { Type, type TSchema } from 'typebox';
+import { CHANNELS } from '../channels/channel.js';
+
+/** Schemas shared by several route modules. */
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String({ description: 'Stable machine-readable error code' }),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true, description: 'RFC 9457 problem details' },
+);
+
+export const ChannelSchema = Type.Union(
+  CHANNELS.map((c) => Type.Literal(c)),
+  { description: 'Delivery channel' },
+);
+
+export const LocaleSchema = Type.String({ pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$', examples: ['zh-CN', 'en'] });
+
+export const AudienceFilterSchema = Type.Object(
+  {
+    roles: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 })),
+    orgPrefix: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    attributes: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 256 }))),
+  },
+  { additionalProperties: false },
+);
+
+export const AudienceSchema = Type.Object(
+  {
+    users: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 10000, description: 'External ids (学号/工号)' }),
+    ),
+    groups: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100, description: 'Group keys' })),
+    filter: Type.Optional(AudienceFilterSchema),
+    all: Type.Optional(Type.Boolean({ description: 'Everyone' })),
+  },
+  { additionalProperties: false },
+);
+
+/** Paginated list wrapper: `nextCursor` is null on the last page. */
+export function Page<T extends TSchema>(item: T) {
+  return Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+}
+
+export const problemResponses = {
+  400: ProblemSchema,
+  401: ProblemSchema,
+  403: ProblemSchema,
+  404: ProblemSchema,
+} as const;

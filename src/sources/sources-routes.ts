@@ -1,0 +1,199 @@
+import { Type } from 'typebox';
+import type { Db } from '../store/database.js';
+import type { Clock } from '../time/clock.js';
+import type { Server } from '../http/server-types.js';
+import type { AuthGuards } from '../http/auth-guards.js';
+import { Problem, notFound } from '../http/problem.js';
+import { problemResponses, ProblemSchema } from '../http/schemas.js';
+import {
+  createApiKey,
+  deleteSource,
+  getSourceByKey,
+  insertSource,
+  listApiKeys,
+  listSources,
+  revokeApiKey,
+  updateSource,
+  type ApiKeyInfo,
+  type Source,
+} from './sources-store.js';
+import { getCategoriesByKeys } from '../categories/categories-store.js';
+
+const KeyPattern = '^[a-z][a-z0-9_-]{1,31}$';
+
+const SourceSchema = Type.Object({
+  key: Type.String(),
+  name: Type.String(),
+  categories: Type.Array(Type.String()),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+const ApiKeySchema = Type.Object({
+  id: Type.String(),
+  prefix: Type.String({ description: 'Public part of the key, to recognise it' }),
+  createdAt: Type.String(),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const sourceView = (s: Source) => ({ key: s.key, name: s.name, categories: [...s.categories], createdAt: iso(s.createdAt)!, updatedAt: iso(s.updatedAt)! });
+const keyView = (k: ApiKeyInfo) => ({ id: k.id, prefix: k.prefix, createdAt: iso(k.createdAt)!, revokedAt: iso(k.revokedAt), lastUsedAt: iso(k.lastUsedAt) });
+
+export interface SourcesRoutesDeps {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly guards: AuthGuards;
+}
+
+export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
+  const { db, guards } = deps;
+
+  async function checkCategories(keys: readonly string[]): Promise<void> {
+    const found = new Set((await getCategoriesByKeys(db, keys)).map((c) => c.key));
+    const missing = keys.filter((k) => !found.has(k));
+    if (missing.length > 0) throw new Problem('unknown-category', `Unknown categories: ${missing.join(', ')}`, { unknown: missing });
+  }
+
+  async function mustGet(key: string): Promise<Source> {
+    const s = await getSourceByKey(db, key);
+    if (!s) throw notFound(`Source ${key}`);
+    return s;
+  }
+
+  app.get('/v1/sources', { preHandler: guards.admin, schema: { tags: ['sources'], summary: 'List sources', response: { 200: Type.Object({ items: Type.Array(SourceSchema) }), ...problemResponses } } }, async () => ({
+    items: (await listSources(db)).map(sourceView),
+  }));
+
+  app.post(
+    '/v1/sources',
+    {
+      preHandler: guards.admin,
+      schema: {
+        tags: ['sources'],
+        summary: 'Create a source (a producing system)',
+        body: Type.Object(
+          {
+            key: Type.String({ pattern: KeyPattern, examples: ['jwc'] }),
+            name: Type.String({ minLength: 1, maxLength: 100, examples: ['教务处'] }),
+            categories: Type.Array(Type.String(), { description: 'Categories this source may send', maxItems: 200 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: SourceSchema, ...problemResponses, 409: ProblemSchema, 422: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      const { key, name, categories } = request.body;
+      await checkCategories(categories);
+      if (await getSourceByKey(db, key)) throw new Problem('conflict', `Source ${key} already exists`);
+      const source = await insertSource(db, { key, name, categories: [...new Set(categories)] }, deps.clock());
+      return reply.code(201).send(sourceView(source));
+    },
+  );
+
+  app.get(
+    '/v1/sources/:key',
+    { preHandler: guards.admin, schema: { tags: ['sources'], summary: 'A source', params: Type.Object({ key: Type.String() }), response: { 200: SourceSchema, ...problemResponses } } },
+    async (request) => sourceView(await mustGet(request.params.key)),
+  );
+
+  app.patch(
+    '/v1/sources/:key',
+    {
+      preHandler: guards.admin,
+      schema: {
+        tags: ['sources'],
+        summary: 'Change a source\'s name or allowed categories',
+        params: Type.Object({ key: Type.String() }),
+        body: Type.Object(
+          { name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })), categories: Type.Optional(Type.Array(Type.String(), { maxItems: 200 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: SourceSchema, ...problemResponses, 422: ProblemSchema },
+      },
+    },
+    async (request) => {
+      const { name, categories } = request.body;
+      if (categories) await checkCategories(categories);
+      const updated = await updateSource(
+        db,
+        request.params.key,
+        { ...(name !== undefined ? { name } : {}), ...(categories ? { categories: [...new Set(categories)] } : {}) },
+        deps.clock(),
+      );
+      if (!updated) throw notFound(`Source ${request.params.key}`);
+      return sourceView(updated);
+    },
+  );
+
+  app.delete(
+    '/v1/sources/:key',
+    {
+      preHandler: guards.admin,
+      schema: {
+        tags: ['sources'],
+        summary: 'Delete a source that has sent nothing (revoke its keys instead otherwise)',
+        params: Type.Object({ key: Type.String() }),
+        response: { 204: Type.Null(), ...problemResponses, 409: ProblemSchema },
+      },
+    },
+    async (request, reply) => {
+      const result = await deleteSource(db, request.params.key);
+      if (result === 'missing') throw notFound(`Source ${request.params.key}`);
+      if (result === 'in-use') throw new Problem('conflict', 'This source has sent messages; revoke its API keys instead');
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/sources/:key/api-keys',
+    {
+      preHandler: guards.admin,
+      schema: { tags: ['sources'], summary: 'A source\'s API keys (never the secrets)', params: Type.Object({ key: Type.String() }), response: { 200: Type.Object({ items: Type.Array(ApiKeySchema) }), ...problemResponses } },
+    },
+    async (request) => {
+      const source = await mustGet(request.params.key);
+      return { items: (await listApiKeys(db, source.id)).map(keyView) };
+    },
+  );
+
+  app.post(
+    '/v1/sources/:key/api-keys',
+    {
+      preHandler: guards.admin,
+      schema: {
+        tags: ['sources'],
+        summary: 'Create an API key; the secret is in this response only',
+        params: Type.Object({ key: Type.String() }),
+        response: { 201: Type.Intersect([ApiKeySchema, Type.Object({ secret: Type.String() })]), ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const source = await mustGet(request.params.key);
+      const { info, secret } = await createApiKey(db, source.id, deps.clock());
+      return reply.code(201).send({ ...keyView(info), secret });
+    },
+  );
+
+  app.delete(
+    '/v1/sources/:key/api-keys/:id',
+    {
+      preHandler: guards.admin,
+      schema: {
+        tags: ['sources'],
+        summary: 'Revoke an API key (at once, for good)',
+        params: Type.Object({ key: Type.String(), id: Type.String() }),
+        response: { 204: Type.Null(), ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const source = await mustGet(request.params.key);
+      if (!(await revokeApiKey(db, source.id, request.params.id, deps.clock()))) {
+        throw notFound(`Active API key ${request.params.id}`);
+      }
+      return reply.code(204).send(null);
+    },
+  );
+}

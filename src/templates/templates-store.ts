@@ -1,0 +1,164 @@
+import { sql } from 'kysely';
+import type { Db } from '../store/database.js';
+import type { TemplatesTable } from '../store/schema.js';
+import { newId } from '../store/ids.js';
+
+/**
+ * One version of the template for a category × channel × locale. Versions are never changed
+ * or deleted (a delivery can say which version it used); the highest version is the current.
+ */
+export interface StoredTemplate {
+  readonly id: string;
+  readonly category: string;
+  readonly channel: string;
+  readonly locale: string;
+  readonly version: number;
+  readonly subject: string | null;
+  readonly title: string | null;
+  readonly body: string;
+  readonly createdAt: number;
+}
+
+export interface TemplateInput {
+  readonly category: string;
+  readonly channel: string;
+  readonly locale: string;
+  readonly subject?: string | null;
+  readonly title?: string | null;
+  readonly body: string;
+}
+
+function toTemplate(r: TemplatesTable): StoredTemplate {
+  return {
+    id: r.id,
+    category: r.category_key,
+    channel: r.channel,
+    locale: r.locale,
+    version: Number(r.version),
+    subject: r.subject,
+    title: r.title,
+    body: r.body,
+    createdAt: Number(r.created_at),
+  };
+}
+
+/**
+ * Stores the texts as the next version (1 for the first). Two concurrent writers cannot get the
+ * same version: the unique (category, channel, locale, version) index refuses the second, which
+ * then retries on top of the first.
+ */
+export async function putTemplate(db: Db, input: TemplateInput, now: number): Promise<StoredTemplate> {
+  for (let attempt = 1; ; attempt++) {
+    const top = await db
+      .selectFrom('templates')
+      .select((eb) => eb.fn.max('version').as('version'))
+      .where('category_key', '=', input.category)
+      .where('channel', '=', input.channel)
+      .where('locale', '=', input.locale)
+      .executeTakeFirst();
+    const row: TemplatesTable = {
+      id: newId(now),
+      category_key: input.category,
+      channel: input.channel,
+      locale: input.locale,
+      version: Number(top?.version ?? 0) + 1,
+      subject: input.subject ?? null,
+      title: input.title ?? null,
+      body: input.body,
+      created_at: now,
+    };
+    const res = await db
+      .insertInto('templates')
+      .values(row)
+      .onConflict((oc) => oc.columns(['category_key', 'channel', 'locale', 'version']).doNothing())
+      .executeTakeFirst();
+    if ((res.numInsertedOrUpdatedRows ?? 0n) > 0n) return toTemplate(row);
+    if (attempt >= 5) throw new Error(`Could not store a new version of template ${input.category}/${input.channel}/${input.locale}: too many concurrent writers`);
+  }
+}
+
+export async function getCurrentTemplate(
+  db: Db,
+  category: string,
+  channel: string,
+  locale: string,
+): Promise<StoredTemplate | null> {
+  const row = await db
+    .selectFrom('templates')
+    .selectAll()
+    .where('category_key', '=', category)
+    .where('channel', '=', channel)
+    .where('locale', '=', locale)
+    .orderBy('version', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? toTemplate(row) : null;
+}
+
+/** Templates rows that are the highest version of their category × channel × locale. */
+function currentVersions(db: Db) {
+  return db
+    .selectFrom('templates as t')
+    .selectAll('t')
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('templates as newer')
+            .select(sql<number>`1`.as('one'))
+            .whereRef('newer.category_key', '=', 't.category_key')
+            .whereRef('newer.channel', '=', 't.channel')
+            .whereRef('newer.locale', '=', 't.locale')
+            .whereRef('newer.version', '>', 't.version'),
+        ),
+      ),
+    );
+}
+
+/** The current version of every template (of one category if given), by category, channel, locale. */
+export async function listTemplates(db: Db, filter: { category?: string } = {}): Promise<StoredTemplate[]> {
+  let q = currentVersions(db);
+  if (filter.category !== undefined) q = q.where('t.category_key', '=', filter.category);
+  const rows = await q.orderBy('t.category_key').orderBy('t.channel').orderBy('t.locale').execute();
+  return rows.map(toTemplate);
+}
+
+/** Every version, newest first. */
+export async function listVersions(
+  db: Db,
+  category: string,
+  channel: string,
+  locale: string,
+): Promise<StoredTemplate[]> {
+  const rows = await db
+    .selectFrom('templates')
+    .selectAll()
+    .where('category_key', '=', category)
+    .where('channel', '=', channel)
+    .where('locale', '=', locale)
+    .orderBy('version', 'desc')
+    .execute();
+  return rows.map(toTemplate);
+}
+
+/**
+ * The current template of the first locale in `locales` that has one (see `localeChain`), or
+ * null when none has. One query whatever the chain's length.
+ */
+export async function resolveTemplate(
+  db: Db,
+  category: string,
+  channel: string,
+  locales: readonly string[],
+): Promise<StoredTemplate | null> {
+  if (locales.length === 0) return null;
+  const rows = await currentVersions(db)
+    .where('t.category_key', '=', category)
+    .where('t.channel', '=', channel)
+    .where('t.locale', 'in', [...locales])
+    .execute();
+  for (const locale of locales) {
+    const row = rows.find((r) => r.locale === locale);
+    if (row) return toTemplate(row);
+  }
+  return null;
+}
