@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
 import { EmbeddedQueue } from '../src/queue/embedded/embedded-queue.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 import { sqliteDialect } from '../src/store/sql-dialect.js';
@@ -19,7 +18,7 @@ const LEASE = 200;
 const dir = mkdtempSync(join(tmpdir(), 'herald-bench-queue-'));
 const { db } = openSqlite(join(dir, 'bench.sqlite'));
 try {
-  await migrateToLatest(db as Kysely<unknown>, sqliteDialect);
+  await migrateToLatest(db, sqliteDialect);
   const queue = new EmbeddedQueue(db);
   const payload = {
     messageId: '0191c1d6-3f1a-7c3e-9f7e-3b1f2a9c8d7e',

@@ -39,6 +39,7 @@ import { deadLettersRoutes } from './deliveries/dead-letters-routes.js';
 import { JobLoop } from './deliveries/job-loop.js';
 import { ALL_DELIVERY_TOPICS, deliverJob } from './deliveries/delivery-worker.js';
 import { fanOut } from './fanout/fanout-worker.js';
+import type { RetryOptions } from './deliveries/retry-policy.js';
 import { seedDemo, DEMO_EXAMPLES } from './demo/demo-seed.js';
 
 export type Role = 'api' | 'worker' | 'scheduler' | 'all';
@@ -56,6 +57,7 @@ export interface Herald {
   readonly server: Server;
   readonly db: Db;
   readonly queue: Queue;
+  readonly providers: ProviderRegistry;
   readonly log: Logger;
   /** Set when this start generated the admin token: show it once. */
   readonly generatedAdminToken: string | null;
@@ -70,6 +72,8 @@ export interface Herald {
 export interface BuildOptions {
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** Backoff of delivery retries (tests shorten it). */
+  readonly retry?: RetryOptions;
 }
 
 // src/app.ts and dist/app.js both sit one level below package.json.
@@ -87,7 +91,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const log = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] });
 
   const { db } = openSqlite(join(config.dataDir, 'herald.db'));
-  await migrateToLatest(db as never, sqliteDialect);
+  await migrateToLatest(db, sqliteDialect);
 
   const generatedAdminToken = await ensureAdminToken(db, config);
   const adminHash = config.adminToken ? sha256(config.adminToken) : await readSetting(db, 'admin_token_hash');
@@ -96,7 +100,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const queue = new EmbeddedQueue(db, clock);
   const metrics = new Metrics(queue);
   const hub = new InboxHub();
-  const renderer = new TemplateRenderer();
+  const renderer = new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' });
   const providers = new ProviderRegistry(config.sandbox ? new SandboxProvider(db, clock) : null);
   providers.register('in_app', new InAppProvider(db, hub, clock));
   const ingest = new Ingest(db, queue, clock, (n) => metrics.messagesAccepted.inc(n));
@@ -128,6 +132,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     server,
     db,
     queue,
+    providers,
     log,
     generatedAdminToken,
     demo,
@@ -139,9 +144,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             queue,
             topics: [FANOUT_TOPIC],
             maxJobs: 2,
-            // A fan-out streams the whole audience under one lease; give it room.
-            leaseMs: Math.max(leaseMs, 300_000),
-            handle: (job) => fanOut({ db, queue, clock, providers, log, onDeliveriesCreated: (counts) => {
+            leaseMs,
+            handle: (job) => fanOut({ db, queue, clock, providers, log, leaseMs, onDeliveriesCreated: (counts) => {
               for (const [k, n] of counts) {
                 const [channel, status] = k.split('\u0000') as [string, string];
                 metrics.deliveries.inc({ channel, status }, n);
@@ -155,7 +159,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             topics: ALL_DELIVERY_TOPICS,
             maxJobs: Math.max(1, Math.ceil(config.workerConcurrency / 16)),
             leaseMs,
-            handle: (job) => deliverJob({ db, queue, clock, providers, renderer, metrics, log }, job),
+            handle: (job) => deliverJob({ db, queue, clock, providers, renderer, metrics, log, ...(options.retry ? { retry: options.retry } : {}) }, job),
             log,
           }),
         );

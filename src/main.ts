@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   if (command === 'migrate') {
     const { db } = openSqlite(join(config.dataDir, 'herald.db'));
-    const applied = await migrateToLatest(db as never, sqliteDialect);
+    const applied = await migrateToLatest(db, sqliteDialect);
     console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date.');
     await db.destroy();
     return;

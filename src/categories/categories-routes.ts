@@ -65,10 +65,24 @@ const CreateBody = Type.Object(
   {
     key: Key,
     name: Name,
-    priority: Type.Optional(Type.Enum(['urgent', 'normal', 'bulk'], { default: 'normal', description: 'Queue lane (default normal)' })),
-    mandatory: Type.Optional(Type.Boolean({ default: false, description: 'Users cannot turn it off (default false)' })),
+    priority: Type.Optional(
+      Type.Enum(['urgent', 'normal', 'bulk'], {
+        default: 'normal',
+        description: 'Queue lane (default normal)',
+      }),
+    ),
+    mandatory: Type.Optional(
+      Type.Boolean({ default: false, description: 'Users cannot turn it off (default false)' }),
+    ),
     defaultChannels: DefaultChannels,
-    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: 5, description: 'Attempts per channel (default 5)' })),
+    maxAttempts: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 50,
+        default: 5,
+        description: 'Attempts per channel (default 5)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -100,7 +114,10 @@ function present(c: Category) {
 }
 
 /** Admin CRUD of notification categories. */
-export function categoriesRoutes(app: Server, deps: { db: Db; clock: Clock; guards: AuthGuards }): void {
+export function categoriesRoutes(
+  app: Server,
+  deps: { db: Db; clock: Clock; guards: AuthGuards },
+): void {
   const { db, clock, guards } = deps;
   const tags = ['categories'];
 
@@ -129,7 +146,8 @@ export function categoriesRoutes(app: Server, deps: { db: Db; clock: Clock; guar
         },
         clock(),
       );
-      if (!created) throw new Problem('conflict', `A category "${b.key}" already exists; PATCH it instead`);
+      if (!created)
+        throw new Problem('conflict', `A category "${b.key}" already exists; PATCH it instead`);
       return reply.code(201).send(present(created));
     },
   );
@@ -151,7 +169,12 @@ export function categoriesRoutes(app: Server, deps: { db: Db; clock: Clock; guar
     '/v1/categories/:key',
     {
       preHandler: guards.admin,
-      schema: { tags, summary: 'Get a category', params: KeyParams, response: { 200: CategorySchema } },
+      schema: {
+        tags,
+        summary: 'Get a category',
+        params: KeyParams,
+        response: { 200: CategorySchema },
+      },
     },
     async (request) => {
       const c = await getCategory(db, request.params.key);

@@ -50,19 +50,31 @@ export async function listCategories(db: Db): Promise<Category[]> {
 }
 
 export async function getCategory(db: Db, key: string): Promise<Category | null> {
-  const row = await db.selectFrom('categories').selectAll().where('key', '=', key).executeTakeFirst();
+  const row = await db
+    .selectFrom('categories')
+    .selectAll()
+    .where('key', '=', key)
+    .executeTakeFirst();
   return row ? toCategory(row) : null;
 }
 
 /** The categories among `keys` that exist, in no particular order (unknown keys are skipped). */
 export async function getCategoriesByKeys(db: Db, keys: readonly string[]): Promise<Category[]> {
   if (keys.length === 0) return [];
-  const rows = await db.selectFrom('categories').selectAll().where('key', 'in', [...keys]).execute();
+  const rows = await db
+    .selectFrom('categories')
+    .selectAll()
+    .where('key', 'in', [...keys])
+    .execute();
   return rows.map(toCategory);
 }
 
 /** Inserts a category; null when the key is taken. */
-export async function insertCategory(db: Db, input: NewCategory, now: number): Promise<Category | null> {
+export async function insertCategory(
+  db: Db,
+  input: NewCategory,
+  now: number,
+): Promise<Category | null> {
   const row: CategoriesTable = {
     key: input.key,
     name: JSON.stringify(input.name),
@@ -109,9 +121,16 @@ export async function updateCategory(
  * Deletes a category and (by cascade) its templates. Refused while any message refers to it:
  * message history and retries need the category's settings.
  */
-export async function deleteCategory(db: Db, key: string): Promise<'deleted' | 'missing' | 'in-use'> {
+export async function deleteCategory(
+  db: Db,
+  key: string,
+): Promise<'deleted' | 'missing' | 'in-use'> {
   const run = async (tx: Db): Promise<'deleted' | 'missing' | 'in-use'> => {
-    const exists = await tx.selectFrom('categories').select('key').where('key', '=', key).executeTakeFirst();
+    const exists = await tx
+      .selectFrom('categories')
+      .select('key')
+      .where('key', '=', key)
+      .executeTakeFirst();
     if (!exists) return 'missing';
     const used = await tx
       .selectFrom('messages')

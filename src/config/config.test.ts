@@ -10,7 +10,7 @@ describe('configuration from HERALD_* variables', () => {
     assert.equal(c.databaseUrl, '');
     assert.equal(c.demo, false);
     assert.equal(c.sandbox, false);
-    assert.equal(c.publicUrl, 'http://localhost:8080');
+    assert.equal(c.publicUrl, '');
     assert.ok(Object.isFrozen(c));
   });
 

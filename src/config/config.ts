@@ -18,7 +18,7 @@ export interface Config {
   readonly smtpUrl: string;
   readonly smtpFrom: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Base URL people use to reach Herald (links in emails, the start banner). */
+  /** Base URL people use to reach Herald (links in emails, the banner); empty → the bound address. */
   readonly publicUrl: string;
   readonly bodyLimitBytes: number;
   readonly workerConcurrency: number;
@@ -136,10 +136,10 @@ export const CONFIG_SPEC = {
       return v as Config['logLevel'];
     },
   } satisfies Spec<Config['logLevel']>,
-  HERALD_PUBLIC_URL: url(['http:', 'https:'], 'Public base URL (default http://localhost:PORT).'),
+  HERALD_PUBLIC_URL: url(['http:', 'https:'], 'Public base URL, e.g. https://msg.example.edu.cn (default: the address Herald listens on).'),
   HERALD_BODY_LIMIT_BYTES: int(262144, 1024, 10485760, 'Largest accepted request body.'),
   HERALD_WORKER_CONCURRENCY: int(64, 1, 10000, 'Deliveries a worker process handles at once.'),
-  HERALD_LEASE_SECONDS: int(60, 1, 86400, 'Visibility timeout of a leased queue job.'),
+  HERALD_LEASE_SECONDS: int(30, 1, 86400, 'Visibility timeout of a leased job: after a crash, its work is retried this much later.'),
   HERALD_SESSION_TTL_HOURS: int(12, 1, 8760, 'Lifetime of an end-user session.'),
   HERALD_SSE_HEARTBEAT_SECONDS: int(15, 1, 3600, 'Interval of SSE heartbeat comments.'),
 } as const;
@@ -175,7 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl: values.HERALD_SMTP_URL as string,
     smtpFrom: values.HERALD_SMTP_FROM as string,
     logLevel: values.HERALD_LOG_LEVEL as Config['logLevel'],
-    publicUrl: (values.HERALD_PUBLIC_URL as string) || `http://localhost:${port}`,
+    publicUrl: values.HERALD_PUBLIC_URL as string,
     bodyLimitBytes: values.HERALD_BODY_LIMIT_BYTES as number,
     workerConcurrency: values.HERALD_WORKER_CONCURRENCY as number,
     leaseSeconds: values.HERALD_LEASE_SECONDS as number,

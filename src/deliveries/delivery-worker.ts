@@ -14,6 +14,7 @@ import { getSourceById, type Source } from '../sources/sources-store.js';
 import { recipientsByIds } from '../recipients/users-store.js';
 import type { Recipient } from '../recipients/audience-types.js';
 import { resolveTemplate } from '../templates/templates-store.js';
+import { renderContext } from '../templates/render-context.js';
 import { localeChain } from '../templates/locale-chain.js';
 import { TemplateRenderError, type TemplateRenderer } from '../templates/template-renderer.js';
 import { applyDeliveryUpdates, insertAttempts, queuedDeliveries, type DeliveryUpdate } from './deliveries-store.js';
@@ -220,10 +221,15 @@ async function prepare(
   const sourceView = { key: source?.key ?? '', name: source?.name ?? '' };
   try {
     const content = await deps.renderer.render(
-      `${template.id}`,
+      `${template.category}/${template.channel}/${template.locale} v${template.version}`,
       { subject: template.subject ?? undefined, title: template.title ?? undefined, body: template.body },
-      renderContext(message, recipient, sourceView, template.locale),
-      { timezone: recipient.timezone },
+      renderContext({
+        data: message.data,
+        recipient,
+        source: sourceView,
+        message: { id: message.id, category: message.categoryKey, locale: template.locale },
+      }),
+      { timezone: recipient.timezone, locale: template.locale },
     );
     const url = typeof message.data.url === 'string' ? message.data.url : undefined;
     return {
@@ -245,19 +251,6 @@ async function prepare(
     if (err instanceof TemplateRenderError) return fail(`template error: ${err.message}`);
     throw err;
   }
-}
-
-/**
- * What a template sees: the producer's data as top-level variables, plus `recipient`, `source`
- * and `message` (which win over data fields of the same name).
- */
-function renderContext(message: StoredMessage, recipient: Recipient, source: { key: string; name: string }, locale: string) {
-  return {
-    ...message.data,
-    recipient: { name: recipient.name, externalId: recipient.externalId, locale: recipient.locale },
-    source,
-    message: { id: message.id, category: message.categoryKey, locale },
-  };
 }
 
 export const ALL_DELIVERY_TOPICS = CHANNELS.map(deliverTopic);

@@ -28,6 +28,8 @@ export interface FanoutDeps {
   readonly providers: ProviderRegistry;
   readonly log: Logger;
   readonly batchSize?: number;
+  /** The job's visibility timeout, renewed after every batch. */
+  readonly leaseMs: number;
   readonly onDeliveriesCreated?: (byChannelStatus: Map<string, number>) => void;
 }
 
@@ -115,6 +117,11 @@ export async function fanOut(deps: FanoutDeps, job: LeasedJob): Promise<void> {
       await setFanoutProgress(tx, message.id, { status: 'fanning_out', cursor, addRecipients: reached.size }, now);
       return created;
     });
+    if (!(await queue.extendLease(job, deps.leaseMs))) {
+      // Another worker holds the job now (we were too slow); it resumes from our cursor.
+      deps.log.warn({ messageId }, 'fan-out lost its lease; leaving the rest to its new holder');
+      return;
+    }
     if (deps.onDeliveriesCreated && created.length > 0) {
       const counts = new Map<string, number>();
       for (const d of created) counts.set(`${d.channel}\u0000${d.status}`, (counts.get(`${d.channel}\u0000${d.status}`) ?? 0) + 1);

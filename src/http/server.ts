@@ -25,6 +25,8 @@ export async function createServer(opts: ServerOptions): Promise<Server> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('principal', null);
+  // The API speaks JSON (and CSV where a route says so): plain text is a 415, not a string body.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>
     sendProblem(request, reply, new Problem('not-found', `No route for ${request.method} ${request.url.split('?')[0]}`)),

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, it, type TestContext } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tx } from '../store/database.js';
 import type { JobInput, LeasedJob, Queue } from './queue.js';
@@ -22,12 +22,21 @@ export interface QueueFixture {
    */
   readonly advanceClock?: (ms: number) => void;
   /**
-   * Runs `fn` in a store transaction that commits iff `fn` resolves. Only for implementations
-   * whose `tx` arguments take part in store transactions.
+   * Runs `fn` in a store transaction that commits iff `fn` resolves. Required when the
+   * implementation declares the `transactions` capability.
    */
   readonly transaction?: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
   /** Frees everything the fixture opened. */
   close(): Promise<void>;
+}
+
+/**
+ * What an implementation can do beyond the common core. Declared up front, not read from the
+ * fixture, so that the tests it lacks are skipped before any fixture is opened.
+ */
+export interface QueueCapabilities {
+  /** `tx` arguments make the effect part of a store transaction (natively or via an outbox). */
+  readonly transactions: boolean;
 }
 
 /** Short, so that real-time implementations keep the suite fast. */
@@ -37,7 +46,11 @@ const LONG_VISIBILITY_MS = 60_000;
 
 class Rollback extends Error {}
 
-export function queueContract(name: string, makeFixture: () => Promise<QueueFixture>): void {
+export function queueContract(
+  name: string,
+  capabilities: QueueCapabilities,
+  makeFixture: () => Promise<QueueFixture>,
+): void {
   describe(`Queue contract: ${name}`, () => {
     let f: QueueFixture;
     let q: Queue;
@@ -184,6 +197,31 @@ export function queueContract(name: string, makeFixture: () => Promise<QueueFixt
         assert.equal(again.payload, 'x');
         assert.equal(again.deliveries, 2);
         assert.notEqual(again.leaseToken, first.leaseToken);
+      });
+
+      it('extendLease keeps a job invisible for another timeout from now', async () => {
+        await q.enqueue([job('long')]);
+        const [held] = await leaseAll(1, VISIBILITY_MS);
+        assert.ok(held);
+        await elapse(VISIBILITY_MS / 2);
+        assert.equal(await q.extendLease(held, VISIBILITY_MS), true);
+        await elapse(VISIBILITY_MS / 2 + 1);
+        assert.deepEqual(await leaseAll(1, VISIBILITY_MS), [], 'still held past the first timeout');
+        await elapse(VISIBILITY_MS);
+        const [again] = await leaseAll(1, VISIBILITY_MS);
+        assert.equal(again?.id, held.id, 'leasable once the extension runs out');
+      });
+
+      it('extendLease of a lost lease says so and does not steal the job back', async () => {
+        await q.enqueue([job('lost')]);
+        const [stale] = await leaseAll(1, VISIBILITY_MS);
+        assert.ok(stale);
+        await elapse(VISIBILITY_MS);
+        const [current] = await leaseAll(1, VISIBILITY_MS);
+        assert.equal(current?.id, stale.id);
+        assert.equal(await q.extendLease(stale, VISIBILITY_MS * 10), false);
+        await q.ack([current]);
+        assert.deepEqual(await leaseAll(), []);
       });
 
       it('an acked job is never leased again', async () => {
@@ -482,24 +520,23 @@ export function queueContract(name: string, makeFixture: () => Promise<QueueFixt
     });
 
     describe('store transactions', () => {
-      function transaction(t: TestContext): QueueFixture['transaction'] {
-        if (!f.transaction) t.skip('the queue does not take part in store transactions');
-        return f.transaction;
+      const skip = capabilities.transactions
+        ? false
+        : 'the queue does not take part in store transactions';
+
+      async function inTx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+        if (!f.transaction)
+          throw new Error(`${name} declares transactions but its fixture has no transaction()`);
+        return f.transaction(fn);
       }
 
-      it('jobs enqueued in a committed transaction appear', async (t) => {
-        const inTx = transaction(t);
-        if (!inTx) return;
-
+      it('jobs enqueued in a committed transaction appear', { skip }, async () => {
         await inTx((tx) => q.enqueue([job('committed')], tx));
 
         assert.deepEqual(payloads(await leaseAll()), ['committed']);
       });
 
-      it('jobs enqueued in a rolled-back transaction never appear', async (t) => {
-        const inTx = transaction(t);
-        if (!inTx) return;
-
+      it('jobs enqueued in a rolled-back transaction never appear', { skip }, async () => {
         await assert.rejects(
           inTx(async (tx) => {
             await q.enqueue([job('one'), job('two')], tx);
@@ -512,41 +549,45 @@ export function queueContract(name: string, makeFixture: () => Promise<QueueFixt
         assert.deepEqual(await q.depth(), { urgent: 0, normal: 0, bulk: 0 });
       });
 
-      it('an ack in a rolled-back transaction leaves the job to be leased again', async (t) => {
-        const inTx = transaction(t);
-        if (!inTx) return;
-        await q.enqueue([job('unfinished')]);
-        const [leased] = await leaseAll(1, VISIBILITY_MS);
-        assert.ok(leased);
+      it(
+        'an ack in a rolled-back transaction leaves the job to be leased again',
+        { skip },
+        async () => {
+          await q.enqueue([job('unfinished')]);
+          const [leased] = await leaseAll(1, VISIBILITY_MS);
+          assert.ok(leased);
 
-        await assert.rejects(
-          inTx(async (tx) => {
-            await q.ack([leased], tx);
-            throw new Rollback();
-          }),
-          Rollback,
-        );
-        await elapse(VISIBILITY_MS);
+          await assert.rejects(
+            inTx(async (tx) => {
+              await q.ack([leased], tx);
+              throw new Rollback();
+            }),
+            Rollback,
+          );
+          await elapse(VISIBILITY_MS);
 
-        const [again] = await leaseAll();
-        assert.equal(again?.id, leased.id);
-      });
+          const [again] = await leaseAll();
+          assert.equal(again?.id, leased.id);
+        },
+      );
 
-      it('a retryAt and a deadLetter in a committed transaction take effect', async (t) => {
-        const inTx = transaction(t);
-        if (!inTx) return;
-        await q.enqueue([job('retry'), job('dead')]);
-        const [retry, dead] = await leaseAll(2);
-        assert.ok(retry && dead);
+      it(
+        'a retryAt and a deadLetter in a committed transaction take effect',
+        { skip },
+        async () => {
+          await q.enqueue([job('retry'), job('dead')]);
+          const [retry, dead] = await leaseAll(2);
+          assert.ok(retry && dead);
 
-        await inTx(async (tx) => {
-          await q.retryAt(retry, f.now(), 'again', tx);
-          await q.deadLetter(dead, 'gave up', tx);
-        });
+          await inTx(async (tx) => {
+            await q.retryAt(retry, f.now(), 'again', tx);
+            await q.deadLetter(dead, 'gave up', tx);
+          });
 
-        assert.deepEqual(payloads(await leaseAll()), ['retry']);
-        assert.deepEqual(payloads(await q.deadLetters(10)), ['dead']);
-      });
+          assert.deepEqual(payloads(await leaseAll()), ['retry']);
+          assert.deepEqual(payloads(await q.deadLetters(10)), ['dead']);
+        },
+      );
     });
   });
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
 import { migrateToLatest } from '../store/migrate.js';
 import { sqliteDialect } from '../store/sql-dialect.js';
@@ -21,7 +21,7 @@ async function openFreshDb(): Promise<{ db: Db; file: string; remove(): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'herald-queue-'));
   const file = join(dir, 'herald.sqlite');
   const { db } = openSqlite(file);
-  await migrateToLatest(db as Kysely<unknown>, sqliteDialect);
+  await migrateToLatest(db, sqliteDialect);
   return {
     db,
     file,
@@ -32,7 +32,7 @@ async function openFreshDb(): Promise<{ db: Db; file: string; remove(): Promise<
   };
 }
 
-queueContract('EmbeddedQueue', async () => {
+queueContract('EmbeddedQueue', { transactions: true }, async () => {
   const fresh = await openFreshDb();
   const clock = { now: Date.UTC(2025, 8, 1, 8, 0, 0) };
   const queue = new EmbeddedQueue(fresh.db, () => clock.now);

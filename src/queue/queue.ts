@@ -67,6 +67,12 @@ export interface Queue {
   lease(topics: readonly string[], max: number, visibilityMs: number): Promise<LeasedJob[]>;
   /** Removes finished jobs. Jobs whose lease has expired (and maybe moved on) are left alone. */
   ack(jobs: readonly LeasedJob[], tx?: Tx): Promise<void>;
+  /**
+   * Keeps a job invisible for another `visibilityMs` from now, for work that runs long (a
+   * fan-out over a large audience). False when the lease was lost: another worker may have the
+   * job now, so the caller should stop working on it.
+   */
+  extendLease(job: LeasedJob, visibilityMs: number): Promise<boolean>;
   /** Gives the job back, to be leased again no earlier than `at` (epoch ms). */
   retryAt(job: LeasedJob, at: number, error: string, tx?: Tx): Promise<void>;
   /** Moves the job out of the live queue into the dead letters. */

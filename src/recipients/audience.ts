@@ -2,7 +2,13 @@ import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kyse
 import type { Db } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import type { Audience, AudienceFilter, Recipient } from './audience-types.js';
-import { filterConstrains, toRecipient, userFilterCondition, userIdsByExternalId, type UserRow } from './users-store.js';
+import {
+  filterConstrains,
+  toRecipient,
+  userFilterCondition,
+  userIdsByExternalId,
+  type UserRow,
+} from './users-store.js';
 
 /** An audience with its groups looked up once: what the per-batch query is built from. */
 interface ResolvedAudience {
@@ -18,7 +24,10 @@ interface ResolvedAudience {
  */
 async function resolve(db: Db, audience: Audience): Promise<ResolvedAudience> {
   const keys = [...new Set(audience.groups ?? [])];
-  const groups = keys.length === 0 ? [] : await db.selectFrom('groups').select(['id', 'filter']).where('key', 'in', keys).execute();
+  const groups =
+    keys.length === 0
+      ? []
+      : await db.selectFrom('groups').select(['id', 'filter']).where('key', 'in', keys).execute();
   const filters: AudienceFilter[] = [];
   if (audience.filter && filterConstrains(audience.filter)) filters.push(audience.filter);
   const staticGroupIds: string[] = [];
@@ -35,7 +44,10 @@ async function resolve(db: Db, audience: Audience): Promise<ResolvedAudience> {
 }
 
 /** The union of the parts as one condition; no part → nobody. */
-function condition(eb: ExpressionBuilder<Database, 'users'>, a: ResolvedAudience): Expression<SqlBool> {
+function condition(
+  eb: ExpressionBuilder<Database, 'users'>,
+  a: ResolvedAudience,
+): Expression<SqlBool> {
   if (a.all) return sql<SqlBool>`1 = 1`;
   const parts: Expression<SqlBool>[] = [];
   if (a.externalIds.length > 0) parts.push(eb('users.external_id', 'in', [...a.externalIds]));
@@ -54,7 +66,12 @@ function condition(eb: ExpressionBuilder<Database, 'users'>, a: ResolvedAudience
   return parts.length === 0 ? sql<SqlBool>`1 = 0` : eb.or(parts);
 }
 
-async function selectPage(db: Db, a: ResolvedAudience, after: string | undefined, limit: number): Promise<UserRow[]> {
+async function selectPage(
+  db: Db,
+  a: ResolvedAudience,
+  after: string | undefined,
+  limit: number,
+): Promise<UserRow[]> {
   let query = db
     .selectFrom('users')
     .selectAll()
@@ -124,9 +141,15 @@ export async function checkAudience(
   audience: Audience,
 ): Promise<{ unknownUsers: string[]; unknownGroups: string[] }> {
   const externalIds = [...new Set(audience.users ?? [])];
-  const known = externalIds.length === 0 ? new Map<string, string>() : await userIdsByExternalId(db, externalIds);
+  const known =
+    externalIds.length === 0
+      ? new Map<string, string>()
+      : await userIdsByExternalId(db, externalIds);
   const keys = [...new Set(audience.groups ?? [])];
-  const groups = keys.length === 0 ? [] : await db.selectFrom('groups').select('key').where('key', 'in', keys).execute();
+  const groups =
+    keys.length === 0
+      ? []
+      : await db.selectFrom('groups').select('key').where('key', 'in', keys).execute();
   const knownGroups = new Set(groups.map((g) => g.key));
   return {
     unknownUsers: externalIds.filter((id) => !known.has(id)),

@@ -42,7 +42,14 @@ export type GroupWrite =
 
 const MEMBER_BATCH = 2000;
 
-type GroupRow = { id: string; key: string; name: string; filter: string | null; created_at: number; updated_at: number };
+type GroupRow = {
+  id: string;
+  key: string;
+  name: string;
+  filter: string | null;
+  created_at: number;
+  updated_at: number;
+};
 
 function toGroup(r: GroupRow, memberCount: number): Group {
   const filter = r.filter === null ? null : (JSON.parse(r.filter) as GroupFilter);
@@ -63,7 +70,9 @@ function canonicalFilter(f: AudienceFilter): GroupFilter {
   return {
     ...(f.roles && f.roles.length > 0 ? { roles: [...new Set(f.roles)] } : {}),
     ...(prefix !== '' ? { orgPrefix: prefix } : {}),
-    ...(f.attributes && Object.keys(f.attributes).length > 0 ? { attributes: { ...f.attributes } } : {}),
+    ...(f.attributes && Object.keys(f.attributes).length > 0
+      ? { attributes: { ...f.attributes } }
+      : {}),
   };
 }
 
@@ -73,24 +82,47 @@ function assertShape(input: GroupInput): void {
   }
 }
 
-async function writeMembers(tx: Tx, groupId: string, members: readonly string[]): Promise<string[] | null> {
+/** Resolves external ids to user ids; the unknown ones when any is missing. */
+async function resolveMembers(
+  tx: Tx,
+  members: readonly string[],
+): Promise<{ ids: string[] } | { unknown: string[] }> {
   const ids = await userIdsByExternalId(tx, members);
   const unknown = [...new Set(members)].filter((m) => !ids.has(m));
-  if (unknown.length > 0) return unknown;
-  await tx.deleteFrom('group_members').where('group_id', '=', groupId).execute();
-  const rows = [...ids.values()].map((user_id) => ({ group_id: groupId, user_id }));
-  for (let i = 0; i < rows.length; i += MEMBER_BATCH) {
-    await tx.insertInto('group_members').values(rows.slice(i, i + MEMBER_BATCH)).execute();
-  }
-  return null;
+  return unknown.length > 0 ? { unknown } : { ids: [...ids.values()] };
 }
 
-/** Creates a group; refused when the key exists or a member is not a known user. */
-export async function createGroup(db: Db, input: GroupInput & { readonly key: string }, now: number): Promise<GroupWrite> {
+async function writeMembers(tx: Tx, groupId: string, userIds: readonly string[]): Promise<void> {
+  await tx.deleteFrom('group_members').where('group_id', '=', groupId).execute();
+  for (let i = 0; i < userIds.length; i += MEMBER_BATCH) {
+    const part = userIds
+      .slice(i, i + MEMBER_BATCH)
+      .map((user_id) => ({ group_id: groupId, user_id }));
+    await tx.insertInto('group_members').values(part).execute();
+  }
+}
+
+function inTransaction<T>(db: Db, run: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.isTransaction ? run(db) : db.transaction().execute(run);
+}
+
+/** Creates a group; refused (nothing written) when the key exists or a member is not a known user. */
+export async function createGroup(
+  db: Db,
+  input: GroupInput & { readonly key: string },
+  now: number,
+): Promise<GroupWrite> {
   assertShape(input);
-  const run = async (tx: Tx): Promise<GroupWrite> => {
-    const taken = await tx.selectFrom('groups').select('id').where('key', '=', input.key).executeTakeFirst();
+  return inTransaction(db, async (tx): Promise<GroupWrite> => {
+    const taken = await tx
+      .selectFrom('groups')
+      .select('id')
+      .where('key', '=', input.key)
+      .executeTakeFirst();
     if (taken) return { ok: false, reason: 'conflict' };
+    const members = await resolveMembers(tx, input.members ?? []);
+    if ('unknown' in members)
+      return { ok: false, reason: 'unknown-members', unknown: members.unknown };
     const row: GroupRow = {
       id: newId(now),
       key: input.key,
@@ -100,47 +132,42 @@ export async function createGroup(db: Db, input: GroupInput & { readonly key: st
       updated_at: now,
     };
     await tx.insertInto('groups').values(row).execute();
-    const unknown = await writeMembers(tx, row.id, input.members ?? []);
-    if (unknown) throw new UnknownMembers(unknown);
+    await writeMembers(tx, row.id, members.ids);
     return { ok: true, group: toGroup(row, await memberCount(tx, row.key)) };
-  };
-  return withRollbackOnUnknown(db, run);
+  });
 }
 
-/** Replaces a group's name and members or filter (a group may switch between static and dynamic). */
-export async function replaceGroup(db: Db, key: string, input: GroupInput, now: number): Promise<GroupWrite> {
+/**
+ * Replaces a group's name and its members or filter (a group may switch between static and
+ * dynamic); refused (nothing written) when it does not exist or a member is unknown.
+ */
+export async function replaceGroup(
+  db: Db,
+  key: string,
+  input: GroupInput,
+  now: number,
+): Promise<GroupWrite> {
   assertShape(input);
-  const run = async (tx: Tx): Promise<GroupWrite> => {
+  return inTransaction(db, async (tx): Promise<GroupWrite> => {
     const old = await tx.selectFrom('groups').selectAll().where('key', '=', key).executeTakeFirst();
     if (!old) return { ok: false, reason: 'missing' };
+    const members = await resolveMembers(tx, input.members ?? []);
+    if ('unknown' in members)
+      return { ok: false, reason: 'unknown-members', unknown: members.unknown };
     const row: GroupRow = {
       ...old,
       name: input.name,
       filter: input.filter === undefined ? null : JSON.stringify(canonicalFilter(input.filter)),
       updated_at: now,
     };
-    await tx.updateTable('groups').set({ name: row.name, filter: row.filter, updated_at: now }).where('id', '=', old.id).execute();
-    const unknown = await writeMembers(tx, old.id, input.members ?? []);
-    if (unknown) throw new UnknownMembers(unknown);
+    await tx
+      .updateTable('groups')
+      .set({ name: row.name, filter: row.filter, updated_at: now })
+      .where('id', '=', old.id)
+      .execute();
+    await writeMembers(tx, old.id, members.ids);
     return { ok: true, group: toGroup(row, await memberCount(tx, key)) };
-  };
-  return withRollbackOnUnknown(db, run);
-}
-
-/** Thrown inside the transaction so nothing of a refused write stays behind. */
-class UnknownMembers extends Error {
-  constructor(readonly unknown: string[]) {
-    super('unknown members');
-  }
-}
-
-async function withRollbackOnUnknown(db: Db, run: (tx: Tx) => Promise<GroupWrite>): Promise<GroupWrite> {
-  try {
-    return db.isTransaction ? await run(db) : await db.transaction().execute(run);
-  } catch (err) {
-    if (err instanceof UnknownMembers) return { ok: false, reason: 'unknown-members', unknown: err.unknown };
-    throw err;
-  }
+  });
 }
 
 export async function getGroup(db: Db, key: string): Promise<Group | null> {
@@ -159,7 +186,10 @@ export async function listGroups(db: Db): Promise<Group[]> {
   const staticCount = new Map(counts.map((c) => [c.group_id, Number(c.n)]));
   const groups: Group[] = [];
   for (const r of rows) {
-    const n = r.filter === null ? (staticCount.get(r.id) ?? 0) : await countAudience(db, { filter: JSON.parse(r.filter) as AudienceFilter });
+    const n =
+      r.filter === null
+        ? (staticCount.get(r.id) ?? 0)
+        : await countAudience(db, { filter: JSON.parse(r.filter) as AudienceFilter });
     groups.push(toGroup(r, n));
   }
   return groups;
@@ -182,7 +212,11 @@ export async function listGroupMembers(
   key: string,
   opts: { readonly limit: number; readonly after?: string | undefined },
 ): Promise<{ items: User[]; nextCursor: string | null } | null> {
-  const exists = await db.selectFrom('groups').select('id').where('key', '=', key).executeTakeFirst();
+  const exists = await db
+    .selectFrom('groups')
+    .select('id')
+    .where('key', '=', key)
+    .executeTakeFirst();
   if (!exists) return null;
   const page = await audiencePage(db, { groups: [key] }, opts);
   return { items: await toUsers(db, page.rows), nextCursor: page.nextCursor };

@@ -52,7 +52,9 @@ export interface ImportResult {
 }
 
 /** A user that passed validation; the password is still in clear text. */
-export type ValidUser = Omit<UserInput, 'passwordHash'> & { readonly password?: string | undefined };
+export type ValidUser = Omit<UserInput, 'passwordHash'> & {
+  readonly password?: string | undefined;
+};
 
 /**
  * Imports users from a JSON array or a CSV file (campus systems' bulk sync), upserting by
@@ -65,7 +67,11 @@ export type ValidUser = Omit<UserInput, 'passwordHash'> & { readonly password?: 
  * Omitted fields (a JSON property left out, a CSV column absent) keep the stored value;
  * null or an empty CSV cell clears it. Given roles and attributes replace the stored ones.
  */
-export async function importUsers(db: Db, payload: ImportPayload, now: number): Promise<ImportResult> {
+export async function importUsers(
+  db: Db,
+  payload: ImportPayload,
+  now: number,
+): Promise<ImportResult> {
   const raws = payload.format === 'json' ? jsonRows(payload.body) : csvRows(payload.text);
 
   const results: (RowResult | null)[] = [];
@@ -74,11 +80,13 @@ export async function importUsers(db: Db, payload: ImportPayload, now: number): 
   raws.forEach((raw, index) => {
     const row = index + 1;
     const checked = raw.errors ? { errors: [...raw.errors] } : validateUser(raw.fields);
-    const externalId = typeof raw.fields.externalId === 'string' ? raw.fields.externalId.trim() || null : null;
+    const externalId =
+      typeof raw.fields.externalId === 'string' ? raw.fields.externalId.trim() || null : null;
     const errors = 'errors' in checked ? checked.errors : [];
     if (externalId !== null) {
       const first = firstRow.get(externalId);
-      if (first !== undefined) errors.push({ field: 'externalId', message: `duplicates row ${first}` });
+      if (first !== undefined)
+        errors.push({ field: 'externalId', message: `duplicates row ${first}` });
       else firstRow.set(externalId, row);
     }
     if (errors.length > 0 || !('user' in checked)) {
@@ -93,8 +101,8 @@ export async function importUsers(db: Db, payload: ImportPayload, now: number): 
     user.password === undefined ? undefined : hashPassword(user.password),
   );
   const inputs = valid.map(({ user }, i): UserInput => {
-    const { password: _password, ...rest } = user;
-    return { ...rest, passwordHash: hashes[i] };
+    const { password, ...rest } = user;
+    return { ...rest, passwordHash: password === undefined ? undefined : hashes[i] };
   });
   const outcomes = await upsertUsers(db, inputs, now);
   valid.forEach(({ index, user }, i) => {
@@ -125,7 +133,10 @@ function tooMany(n: number): Problem {
 
 function jsonRows(body: unknown): RawRow[] {
   if (!Array.isArray(body)) {
-    throw new Problem('validation-failed', 'Send a JSON array of user objects (or text/csv with a header row)');
+    throw new Problem(
+      'validation-failed',
+      'Send a JSON array of user objects (or text/csv with a header row)',
+    );
   }
   if (body.length > MAX_IMPORT_ROWS) throw tooMany(body.length);
   return body.map((item: unknown): RawRow =>
@@ -141,7 +152,9 @@ type Column =
 
 /** Maps header cells to fields: field names (any case), `attributes.<key>` or `attr.<key>`. */
 function csvColumns(header: readonly string[]): Column[] {
-  const byLower = new Map<string, (typeof USER_FIELDS)[number]>(USER_FIELDS.map((f) => [f.toLowerCase(), f]));
+  const byLower = new Map<string, (typeof USER_FIELDS)[number]>(
+    USER_FIELDS.map((f) => [f.toLowerCase(), f]),
+  );
   const unknown: string[] = [];
   const seen = new Set<string>();
   const columns = header.map((cell): Column => {
@@ -169,7 +182,8 @@ function csvColumns(header: readonly string[]): Column[] {
     );
   }
   for (const required of ['externalId', 'name'] as const) {
-    if (!seen.has(required)) throw new Problem('validation-failed', `The CSV header has no "${required}" column`);
+    if (!seen.has(required))
+      throw new Problem('validation-failed', `The CSV header has no "${required}" column`);
   }
   return columns;
 }
@@ -185,10 +199,17 @@ function csvRows(text: string): RawRow[] {
       to: MAX_IMPORT_ROWS + 2,
     });
   } catch (err) {
-    throw new Problem('validation-failed', `The CSV could not be parsed: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Problem(
+      'validation-failed',
+      `The CSV could not be parsed: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   const [header, ...data] = records;
-  if (!header) throw new Problem('validation-failed', 'The CSV is empty; it needs a header row, e.g. "externalId,name,roles"');
+  if (!header)
+    throw new Problem(
+      'validation-failed',
+      'The CSV is empty; it needs a header row, e.g. "externalId,name,roles"',
+    );
   if (data.length > MAX_IMPORT_ROWS) throw tooMany(data.length);
   const columns = csvColumns(header);
   const hasAttributes = columns.some((c) => c.kind === 'attribute');
@@ -197,7 +218,9 @@ function csvRows(text: string): RawRow[] {
     if (cells.length !== columns.length) {
       return {
         fields: {},
-        errors: [{ field: 'row', message: `has ${cells.length} cells, the header ${columns.length}` }],
+        errors: [
+          { field: 'row', message: `has ${cells.length} cells, the header ${columns.length}` },
+        ],
       };
     }
     const fields: Record<string, unknown> = {};
@@ -232,7 +255,9 @@ const LOCALE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$/;
  * Validates one user's fields (the shape of one JSON element). Strings are trimmed; an empty
  * string counts as null. Returns the normalised user or every field error found.
  */
-export function validateUser(raw: Record<string, unknown>): { user: ValidUser } | { errors: FieldError[] } {
+export function validateUser(
+  raw: Record<string, unknown>,
+): { user: ValidUser } | { errors: FieldError[] } {
   const errors: FieldError[] = [];
   const fail = (field: string, message: string) => {
     errors.push({ field, message });
@@ -273,14 +298,22 @@ export function validateUser(raw: Record<string, unknown>): { user: ValidUser } 
     } else {
       roles = [...new Set((raw.roles as string[]).map((r) => r.trim()).filter((r) => r !== ''))];
       const bad = roles.filter((r) => !ROLE.test(r));
-      if (bad.length > 0) fail('roles', `invalid role ${bad.map((b) => `"${b}"`).join(', ')}: letters, digits, ".", "_", ":" or "-", at most 64`);
+      if (bad.length > 0)
+        fail(
+          'roles',
+          `invalid role ${bad.map((b) => `"${b}"`).join(', ')}: letters, digits, ".", "_", ":" or "-", at most 64`,
+        );
     }
   }
 
   let orgPath = text('orgPath', 500);
   if (typeof orgPath === 'string') {
     const segments = orgPath.split('/').map((s) => s.trim());
-    if (segments.some((s) => s === '')) fail('orgPath', 'must be segments separated by "/", none empty (e.g. "农学院/作物学系/2024级1班")');
+    if (segments.some((s) => s === ''))
+      fail(
+        'orgPath',
+        'must be segments separated by "/", none empty (e.g. "农学院/作物学系/2024级1班")',
+      );
     else orgPath = segments.join('/');
   }
 
@@ -294,7 +327,11 @@ export function validateUser(raw: Record<string, unknown>): { user: ValidUser } 
       for (const [key, value] of Object.entries(raw.attributes as Record<string, unknown>)) {
         const field = `attributes.${key}`;
         if (key.trim() === '' || key.length > 64) fail(field, 'keys must be 1–64 characters');
-        else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+        else if (
+          typeof value === 'string' ||
+          typeof value === 'number' ||
+          typeof value === 'boolean'
+        ) {
           const v = String(value).trim();
           if (v.length > 256) fail(field, 'must be at most 256 characters');
           else attributes[key.trim()] = v;
@@ -322,7 +359,10 @@ export function validateUser(raw: Record<string, unknown>): { user: ValidUser } 
 
   const phone = text('phone', 20);
   if (typeof phone === 'string' && !PHONE.test(phone)) {
-    fail('phone', 'must be an E.164 number such as "+8613812345678" or an 11-digit mobile number such as "13812345678"');
+    fail(
+      'phone',
+      'must be an E.164 number such as "+8613812345678" or an 11-digit mobile number such as "13812345678"',
+    );
   }
 
   const wechatOpenId = text('wechatOpenId', 128);
@@ -377,7 +417,11 @@ function canonicalTimeZone(zone: string): string | null {
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

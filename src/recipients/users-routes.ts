@@ -4,6 +4,7 @@ import type { Clock } from '../time/clock.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import type { Server } from '../http/server-types.js';
 import { notFound, Problem } from '../http/problem.js';
+import { Page, ProblemSchema, problemResponses } from '../http/schemas.js';
 import { hashPassword } from '../auth/secrets.js';
 import { deleteUser, getUserByExternalId, listUsers, upsertUsers } from './users-store.js';
 import { importUsers, MAX_IMPORT_ROWS, validateUser, type FieldError } from './users-import.js';
@@ -19,9 +20,15 @@ export const UserSchema = Type.Object(
     id: Type.String({ description: "Herald's internal id (UUIDv7)" }),
     externalId: Type.String({ description: 'Campus id: 学号 for students, 工号 for staff' }),
     name: Type.String(),
-    roles: Type.Array(Type.String(), { description: 'e.g. undergraduate, postgraduate, teacher, staff' }),
-    orgPath: Type.String({ description: 'Organisation path, e.g. "农学院/作物学系/2024级1班" ("" when none)' }),
-    attributes: Type.Record(Type.String(), Type.String(), { description: 'Free key → value pairs, e.g. grade, campus, dorm' }),
+    roles: Type.Array(Type.String(), {
+      description: 'e.g. undergraduate, postgraduate, teacher, staff',
+    }),
+    orgPath: Type.String({
+      description: 'Organisation path, e.g. "农学院/作物学系/2024级1班" ("" when none)',
+    }),
+    attributes: Type.Record(Type.String(), Type.String(), {
+      description: 'Free key → value pairs, e.g. grade, campus, dorm',
+    }),
     locale: Type.String({ description: 'Preferred language, e.g. zh-CN or en' }),
     timezone: Type.String({ description: 'IANA time zone, e.g. Asia/Shanghai' }),
     email: nullableString('Email address'),
@@ -30,25 +37,27 @@ export const UserSchema = Type.Object(
     wecomUserId: nullableString('WeCom (企业微信) user id'),
     dingtalkUserId: nullableString('DingTalk user id'),
     feishuUserId: nullableString('Feishu user id'),
-    hasPassword: Type.Boolean({ description: 'Whether the user can log in to the message center with a password' }),
+    hasPassword: Type.Boolean({
+      description: 'Whether the user can log in to the message center with a password',
+    }),
     createdAt: Type.Integer({ description: 'Epoch milliseconds' }),
     updatedAt: Type.Integer({ description: 'Epoch milliseconds' }),
   },
   { description: 'A recipient (the password hash is never shown)' },
 );
 
-export const UserPageSchema = Type.Object({
-  items: Type.Array(UserSchema),
-  nextCursor: Type.Union([Type.String(), Type.Null()], {
-    description: 'Pass as `cursor` to get the next page; null on the last page',
-  }),
-});
+/** A page of users; pass `nextCursor` as `cursor` for the next one. */
+export const UserPageSchema = Page(UserSchema);
 
 /** The writable fields; in PUT the external id comes from the path. */
 const userFields = {
   name: Type.String({ description: 'Display name (required)' }),
-  roles: Type.Optional(Type.Array(Type.String(), { description: 'Replaces the stored roles; omitted → kept' })),
-  orgPath: Type.Optional(nullableString('Segments separated by "/", e.g. "农学院/作物学系/2024级1班"')),
+  roles: Type.Optional(
+    Type.Array(Type.String(), { description: 'Replaces the stored roles; omitted → kept' }),
+  ),
+  orgPath: Type.Optional(
+    nullableString('Segments separated by "/", e.g. "农学院/作物学系/2024级1班"'),
+  ),
   attributes: Type.Optional(
     Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
       description: 'Replaces the stored attributes; omitted → kept',
@@ -63,17 +72,25 @@ const userFields = {
   dingtalkUserId: Type.Optional(nullableString('DingTalk user id')),
   feishuUserId: Type.Optional(nullableString('Feishu user id')),
   password: Type.Optional(
-    Type.String({ description: 'Message-center password, at least 8 characters; stored hashed; omitted → kept', writeOnly: true }),
+    Type.String({
+      description: 'Message-center password, at least 8 characters; stored hashed; omitted → kept',
+      writeOnly: true,
+    }),
   ),
 };
 
 const ImportUserSchema = Type.Object(
-  { externalId: Type.String({ description: '学号/工号: 1–64 of A–Z a–z 0–9 . _ -' }), ...userFields },
+  {
+    externalId: Type.String({ description: '学号/工号: 1–64 of A–Z a–z 0–9 . _ -' }),
+    ...userFields,
+  },
   { description: 'One user; omitted fields keep their stored value, null clears' },
 );
 
 const RowResultSchema = Type.Object({
-  row: Type.Integer({ description: '1-based data row (JSON array index + 1, or CSV row after the header)' }),
+  row: Type.Integer({
+    description: '1-based data row (JSON array index + 1, or CSV row after the header)',
+  }),
   externalId: Type.Union([Type.String(), Type.Null()]),
   status: Type.Union([Type.Literal('created'), Type.Literal('updated'), Type.Literal('error')]),
   errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
@@ -83,9 +100,13 @@ const ExternalIdParams = Type.Object({ externalId: Type.String({ description: '�
 
 function fieldProblem(errors: readonly FieldError[]): Problem {
   const first = errors[0];
-  return new Problem('validation-failed', first ? `body/${first.field} ${first.message}` : undefined, {
-    errors: errors.map((e) => ({ path: `body/${e.field}`, message: e.message })),
-  });
+  return new Problem(
+    'validation-failed',
+    first ? `body/${first.field} ${first.message}` : undefined,
+    {
+      errors: errors.map((e) => ({ path: `body/${e.field}`, message: e.message })),
+    },
+  );
 }
 
 /** Admin routes over recipients: bulk import (JSON or CSV), list, read, upsert one, delete. */
@@ -94,8 +115,10 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
 
   // Encapsulated so the text/csv parser applies to these routes only.
   app.register(async (scoped: Server) => {
-    scoped.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT_BYTES }, (_req, body, done) =>
-      done(null, body),
+    scoped.addContentTypeParser(
+      'text/csv',
+      { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT_BYTES },
+      (_req, body, done) => done(null, body),
     );
 
     scoped.post(
@@ -119,7 +142,8 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
               'application/json': { schema: Type.Array(ImportUserSchema) },
               'text/csv': {
                 schema: Type.String({
-                  description: 'CSV, e.g. "externalId,name,roles,orgPath,attr.campus\\n2024010101,张三,undergraduate,农学院/作物学系/2024级1班,北校区"',
+                  description:
+                    'CSV, e.g. "externalId,name,roles,orgPath,attr.campus\\n2024010101,张三,undergraduate,农学院/作物学系/2024级1班,北校区"',
                 }),
               },
             },
@@ -134,13 +158,18 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
               },
               { description: 'Per-row outcome' },
             ),
+            ...problemResponses,
+            413: ProblemSchema,
+            415: ProblemSchema,
           },
         },
       },
       async (request) => {
         const body: unknown = request.body;
         const payload =
-          typeof body === 'string' ? ({ format: 'csv', text: body } as const) : ({ format: 'json', body } as const);
+          typeof body === 'string'
+            ? ({ format: 'csv', text: body } as const)
+            : ({ format: 'json', body } as const);
         return importUsers(db, payload, clock());
       },
     );
@@ -154,13 +183,22 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
           summary: 'List users',
           description: 'Users in externalId order, keyset-paginated.',
           querystring: Type.Object({
-            limit: Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Page size (≤ 500)' }),
+            limit: Type.Integer({
+              minimum: 1,
+              maximum: 500,
+              default: 50,
+              description: 'Page size (≤ 500)',
+            }),
             cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
-            q: Type.Optional(Type.String({ maxLength: 100, description: 'Substring of the name or externalId' })),
-            orgPrefix: Type.Optional(Type.String({ description: 'This org path or below, e.g. 农学院' })),
+            q: Type.Optional(
+              Type.String({ maxLength: 100, description: 'Substring of the name or externalId' }),
+            ),
+            orgPrefix: Type.Optional(
+              Type.String({ description: 'This org path or below, e.g. 农学院' }),
+            ),
             role: Type.Optional(Type.String({ description: 'Users having this role' })),
           }),
-          response: { 200: UserPageSchema },
+          response: { 200: UserPageSchema, ...problemResponses },
         },
       },
       async (request) => {
@@ -173,7 +211,12 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
       '/v1/users/:externalId',
       {
         preHandler: guards.admin,
-        schema: { tags: ['users'], summary: 'Get a user', params: ExternalIdParams, response: { 200: UserSchema } },
+        schema: {
+          tags: ['users'],
+          summary: 'Get a user',
+          params: ExternalIdParams,
+          response: { 200: UserSchema, ...problemResponses },
+        },
       },
       async (request) => {
         const user = await getUserByExternalId(db, request.params.externalId);
@@ -193,19 +236,28 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
             'Same rules as one import row: omitted fields keep their stored value, null clears, roles and attributes are replaced when given.',
           params: ExternalIdParams,
           body: Type.Object(
-            { externalId: Type.Optional(Type.String({ description: 'If given, must equal the path' })), ...userFields },
+            {
+              externalId: Type.Optional(
+                Type.String({ description: 'If given, must equal the path' }),
+              ),
+              ...userFields,
+            },
             { additionalProperties: false },
           ),
           response: {
             200: { ...UserSchema, description: 'Updated' },
             201: { ...UserSchema, description: 'Created' },
+            ...problemResponses,
           },
         },
       },
       async (request, reply) => {
         const { externalId } = request.params;
         if (request.body.externalId !== undefined && request.body.externalId !== externalId) {
-          throw new Problem('validation-failed', 'body/externalId must equal the externalId in the path');
+          throw new Problem(
+            'validation-failed',
+            'body/externalId must equal the externalId in the path',
+          );
         }
         const checked = validateUser({ ...request.body, externalId });
         if ('errors' in checked) throw fieldProblem(checked.errors);
@@ -224,13 +276,15 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
         schema: {
           tags: ['users'],
           summary: 'Delete a user',
-          description: 'Removes the user with their roles, attributes, group memberships, preferences and sessions.',
+          description:
+            'Removes the user with their roles, attributes, group memberships, preferences and sessions.',
           params: ExternalIdParams,
-          response: { 204: Type.Null({ description: 'Deleted' }) },
+          response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses },
         },
       },
       async (request, reply) => {
-        if (!(await deleteUser(db, request.params.externalId))) throw notFound(`User "${request.params.externalId}"`);
+        if (!(await deleteUser(db, request.params.externalId)))
+          throw notFound(`User "${request.params.externalId}"`);
         return reply.code(204).send(null);
       },
     );

@@ -1,4 +1,11 @@
-import { sql, type Expression, type ExpressionBuilder, type Insertable, type Selectable, type SqlBool } from 'kysely';
+import {
+  sql,
+  type Expression,
+  type ExpressionBuilder,
+  type Insertable,
+  type Selectable,
+  type SqlBool,
+} from 'kysely';
 import type { Db, Tx } from '../store/database.js';
 import type { Database, UsersTable } from '../store/schema.js';
 import { newId } from '../store/ids.js';
@@ -65,10 +72,15 @@ const LINK_BATCH = 2000;
  * `db` is one), with multi-row statements. Returns, per input in order, whether it created or
  * updated the user. External ids must be unique within one call.
  */
-export async function upsertUsers(db: Db, users: readonly UserInput[], now: number): Promise<UpsertOutcome[]> {
+export async function upsertUsers(
+  db: Db,
+  users: readonly UserInput[],
+  now: number,
+): Promise<UpsertOutcome[]> {
   const seen = new Set<string>();
   for (const u of users) {
-    if (seen.has(u.externalId)) throw new Error(`upsertUsers: external id "${u.externalId}" appears twice`);
+    if (seen.has(u.externalId))
+      throw new Error(`upsertUsers: external id "${u.externalId}" appears twice`);
     seen.add(u.externalId);
   }
   if (users.length === 0) return [];
@@ -110,7 +122,11 @@ function mergeRow(u: UserInput, old: UserRow | undefined, now: number): Insertab
   };
 }
 
-async function upsertBatch(tx: Tx, batch: readonly UserInput[], now: number): Promise<UpsertOutcome[]> {
+async function upsertBatch(
+  tx: Tx,
+  batch: readonly UserInput[],
+  now: number,
+): Promise<UpsertOutcome[]> {
   const existing = await tx
     .selectFrom('users')
     .selectAll()
@@ -148,7 +164,9 @@ async function upsertBatch(tx: Tx, batch: readonly UserInput[], now: number): Pr
     .returning(['id', 'external_id'])
     .execute();
   const idOf = new Map(stored.map((r) => [r.external_id, r.id]));
-  const outcomes = rows.map((r): UpsertOutcome => (idOf.get(r.external_id) === r.id && !byExternalId.has(r.external_id) ? 'created' : 'updated'));
+  const outcomes = rows.map((r): UpsertOutcome =>
+    idOf.get(r.external_id) === r.id && !byExternalId.has(r.external_id) ? 'created' : 'updated',
+  );
 
   const withRoles = batch.filter((u) => u.roles !== undefined);
   const withAttributes = batch.filter((u) => u.attributes !== undefined);
@@ -157,7 +175,9 @@ async function upsertBatch(tx: Tx, batch: readonly UserInput[], now: number): Pr
   for (const ids of chunks(withRoles.map(userId), LINK_BATCH)) {
     await tx.deleteFrom('user_roles').where('user_id', 'in', ids).execute();
   }
-  const roleRows = withRoles.flatMap((u) => [...new Set(u.roles)].map((role) => ({ user_id: userId(u), role })));
+  const roleRows = withRoles.flatMap((u) =>
+    [...new Set(u.roles)].map((role) => ({ user_id: userId(u), role })),
+  );
   for (const part of chunks(roleRows, LINK_BATCH)) {
     await tx.insertInto('user_roles').values(part).execute();
   }
@@ -179,7 +199,11 @@ function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
 }
 
 export async function getUserByExternalId(db: Db, externalId: string): Promise<User | null> {
-  const row = await db.selectFrom('users').selectAll().where('external_id', '=', externalId).executeTakeFirst();
+  const row = await db
+    .selectFrom('users')
+    .selectAll()
+    .where('external_id', '=', externalId)
+    .executeTakeFirst();
   return row ? (await toUsers(db, [row]))[0]! : null;
 }
 
@@ -189,11 +213,31 @@ export async function getUserById(db: Db, id: string): Promise<User | null> {
 }
 
 /** Internal ids of the given external ids that exist (unknown ones are absent from the map). */
-export async function userIdsByExternalId(db: Db, externalIds: readonly string[]): Promise<Map<string, string>> {
+export async function userIdsByExternalId(
+  db: Db,
+  externalIds: readonly string[],
+): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   for (const part of chunks([...new Set(externalIds)], LINK_BATCH)) {
-    const rows = await db.selectFrom('users').select(['id', 'external_id']).where('external_id', 'in', part).execute();
+    const rows = await db
+      .selectFrom('users')
+      .select(['id', 'external_id'])
+      .where('external_id', 'in', part)
+      .execute();
     for (const r of rows) found.set(r.external_id, r.id);
+  }
+  return found;
+}
+
+/** Recipients by internal user id (deliveries refer to users by id); deleted users are absent. */
+export async function recipientsByIds(
+  db: Db,
+  ids: readonly string[],
+): Promise<Map<string, Recipient>> {
+  const found = new Map<string, Recipient>();
+  for (const part of chunks([...new Set(ids)], LINK_BATCH)) {
+    const rows = await db.selectFrom('users').selectAll().where('id', 'in', part).execute();
+    for (const r of rows) found.set(r.id, toRecipient(r));
   }
   return found;
 }
@@ -233,7 +277,10 @@ export async function listUsers(db: Db, opts: ListUsersOptions): Promise<UserPag
     ...(opts.orgPrefix !== undefined ? { orgPrefix: opts.orgPrefix } : {}),
   };
   if (filterConstrains(filter)) query = query.where((eb) => userFilterCondition(eb, filter));
-  const rows = await query.orderBy('external_id').limit(opts.limit + 1).execute();
+  const rows = await query
+    .orderBy('external_id')
+    .limit(opts.limit + 1)
+    .execute();
   const page = rows.slice(0, opts.limit);
   return {
     items: await toUsers(db, page),
@@ -266,7 +313,10 @@ export function toRecipient(row: UserRow): Recipient {
 /** API view of rows, with their roles (one extra query for the whole list). */
 export async function toUsers(db: Db, rows: readonly UserRow[]): Promise<User[]> {
   const roles = new Map<string, string[]>();
-  for (const ids of chunks(rows.map((r) => r.id), LINK_BATCH)) {
+  for (const ids of chunks(
+    rows.map((r) => r.id),
+    LINK_BATCH,
+  )) {
     const found = await db
       .selectFrom('user_roles')
       .select(['user_id', 'role'])
@@ -319,7 +369,10 @@ export function filterConstrains(f: AudienceFilter): boolean {
  * AND all attribute values. A filter that constrains nothing matches nobody, so an empty or
  * mistyped filter can never become a broadcast (`all: true` is the way to reach everyone).
  */
-export function userFilterCondition(eb: ExpressionBuilder<Database, 'users'>, f: AudienceFilter): Expression<SqlBool> {
+export function userFilterCondition(
+  eb: ExpressionBuilder<Database, 'users'>,
+  f: AudienceFilter,
+): Expression<SqlBool> {
   if (!filterConstrains(f)) return sql<SqlBool>`1 = 0`;
   const parts: Expression<SqlBool>[] = [];
   if (f.roles && f.roles.length > 0) {
@@ -341,7 +394,11 @@ export function userFilterCondition(eb: ExpressionBuilder<Database, 'users'>, f:
     parts.push(
       eb.or([
         eb('users.org_path', '=', prefix),
-        eb(eb.fn<string>('substr', [eb.ref('users.org_path'), eb.lit(1), eb.val([...below].length)]), '=', below),
+        eb(
+          eb.fn<string>('substr', [eb.ref('users.org_path'), eb.lit(1), eb.val([...below].length)]),
+          '=',
+          below,
+        ),
       ]),
     );
   }

@@ -1,4 +1,5 @@
-import { Migrator, type Kysely, type Migration } from 'kysely';
+import { Migrator, type Migration } from 'kysely';
+import type { Db } from './database.js';
 import type { SqlDialect } from './sql-dialect.js';
 import { initial } from './migrations/001-initial.js';
 
@@ -9,7 +10,7 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
   };
 }
 
-export async function migrateToLatest(db: Kysely<unknown>, dialect: SqlDialect): Promise<string[]> {
+export async function migrateToLatest(db: Db, dialect: SqlDialect): Promise<string[]> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations(dialect) },

@@ -11,11 +11,18 @@ async function renderBody(
   return (await r.render('test/email/en', { body }, context, options)).body;
 }
 
-async function renderError(r: TemplateRenderer, body: string, context: Record<string, unknown> = {}) {
+async function renderError(
+  r: TemplateRenderer,
+  body: string,
+  context: Record<string, unknown> = {},
+) {
   try {
     await renderBody(r, body, context);
   } catch (err) {
-    assert.ok(err instanceof TemplateRenderError, `expected a TemplateRenderError, got ${String(err)}`);
+    assert.ok(
+      err instanceof TemplateRenderError,
+      `expected a TemplateRenderError, got ${String(err)}`,
+    );
     return err;
   }
   assert.fail(`rendering ${JSON.stringify(body)} should have failed`);
@@ -27,19 +34,39 @@ describe('TemplateRenderer', () => {
   it('renders every given part and only those', async () => {
     const out = await r.render(
       'exam/email/en',
-      { subject: 'Exam {{ data.course }}', title: null, body: 'Dear {{ recipient.name }}, room {{ data.room }}.' },
+      {
+        subject: 'Exam {{ data.course }}',
+        title: null,
+        body: 'Dear {{ recipient.name }}, room {{ data.room }}.',
+      },
       { data: { course: 'Math', room: 'A101' }, recipient: { name: '张三' } },
     );
     assert.deepEqual(out, { subject: 'Exam Math', body: 'Dear 张三, room A101.' });
   });
 
+  it("leaves the caller's context unchanged", async () => {
+    const context = { data: { n: 1 } };
+    assert.equal(
+      await renderBody(r, '{% increment data %}{% increment x %}{{ data }}', context),
+      '001',
+    );
+    assert.deepEqual(context, { data: { n: 1 } });
+  });
+
   describe('validate', () => {
     it('accepts templates that parse', () => {
-      assert.deepEqual(r.validate({ subject: 'Hi {{ data.x }}', body: '{% if data.y %}y{% endif %}' }), { ok: true });
+      assert.deepEqual(
+        r.validate({ subject: 'Hi {{ data.x }}', body: '{% if data.y %}y{% endif %}' }),
+        { ok: true },
+      );
     });
 
     it('reports each broken part with line and column', () => {
-      const v = r.validate({ subject: 'Hi {{ data.x', title: 'ok', body: 'line 1\n  {% if data.y %}never closed' });
+      const v = r.validate({
+        subject: 'Hi {{ data.x',
+        title: 'ok',
+        body: 'line 1\n  {% if data.y %}never closed',
+      });
       assert.equal(v.ok, false);
       if (v.ok) return;
       assert.deepEqual(
@@ -60,7 +87,11 @@ describe('TemplateRenderer', () => {
     });
 
     it('has no include, render or layout: nothing is read from disk', () => {
-      for (const body of ["{% include 'package.json' %}", "{% render '/etc/passwd' %}", "{% layout 'x' %}{% block a %}{% endblock %}"]) {
+      for (const body of [
+        "{% include 'package.json' %}",
+        "{% render '/etc/passwd' %}",
+        "{% layout 'x' %}{% block a %}{% endblock %}",
+      ]) {
         const v = r.validate({ body });
         assert.equal(v.ok, false, body);
         if (!v.ok) assert.match(v.errors[0]!.message, /tag "(include|render|layout)" not found/);
@@ -77,7 +108,10 @@ describe('TemplateRenderer', () => {
 
   describe('strict variables', () => {
     it('fails on a variable the data lacks, naming it, the part and the position', async () => {
-      const err = await renderError(r, 'Dear {{ recipient.name }},\nroom {{ data.room }}', { recipient: { name: 'A' }, data: {} });
+      const err = await renderError(r, 'Dear {{ recipient.name }},\nroom {{ data.room }}', {
+        recipient: { name: 'A' },
+        data: {},
+      });
       assert.equal(err.part, 'body');
       assert.equal(err.kind, 'undefined-variable');
       assert.equal(err.templateKey, 'test/email/en');
@@ -87,9 +121,13 @@ describe('TemplateRenderer', () => {
     });
 
     it('lets optional fields be guarded with if and default', async () => {
-      const out = await renderBody(r, '{% if data.note %}Note: {{ data.note }}{% endif %}[{{ data.url | default: "none" }}]', {
-        data: {},
-      });
+      const out = await renderBody(
+        r,
+        '{% if data.note %}Note: {{ data.note }}{% endif %}[{{ data.url | default: "none" }}]',
+        {
+          data: {},
+        },
+      );
       assert.equal(out, '[none]');
     });
 
@@ -103,7 +141,10 @@ describe('TemplateRenderer', () => {
 
   describe('C6: producer data is data, never template', () => {
     it('prints Liquid syntax inside data as text', async () => {
-      const data = { name: '{{ recipient.secret }}{% for i in (1..3) %}x{% endfor %}', nested: { v: '{%- raw -%}' } };
+      const data = {
+        name: '{{ recipient.secret }}{% for i in (1..3) %}x{% endfor %}',
+        nested: { v: '{%- raw -%}' },
+      };
       const out = await renderBody(r, 'Hi {{ data.name }} {{ data.nested.v }}', {
         data,
         recipient: { secret: 'SECRET' },
@@ -141,7 +182,9 @@ describe('TemplateRenderer', () => {
     });
 
     it('treats a "__proto__" key in parsed JSON as plain data', async () => {
-      const out = await renderBody(r, '{{ data.__proto__.x }}', { data: JSON.parse('{"__proto__": {"x": "own"}}') });
+      const out = await renderBody(r, '{{ data.__proto__.x }}', {
+        data: JSON.parse('{"__proto__": {"x": "own"}}'),
+      });
       assert.equal(out, 'own');
     });
   });
@@ -152,7 +195,10 @@ describe('TemplateRenderer', () => {
       const err = await renderError(r, body, context);
       const ms = performance.now() - started;
       assert.ok(ms < 2_000, `took ${Math.round(ms)} ms`);
-      assert.ok(['limit-exceeded', 'output-too-large'].includes(err.kind), `${err.kind}: ${err.message}`);
+      assert.ok(
+        ['limit-exceeded', 'output-too-large'].includes(err.kind),
+        `${err.kind}: ${err.message}`,
+      );
       return err;
     }
 
@@ -161,16 +207,22 @@ describe('TemplateRenderer', () => {
     });
 
     it('nested loops (time limit)', async () => {
-      const err = await assertLimited('{% for a in (1..1000) %}{% for b in (1..1000) %}{% for c in (1..1000) %}{% endfor %}{% endfor %}{% endfor %}');
+      const err = await assertLimited(
+        '{% for a in (1..1000) %}{% for b in (1..1000) %}{% for c in (1..1000) %}{% endfor %}{% endfor %}{% endfor %}',
+      );
       assert.match(err.message, /render limit exceeded/);
     });
 
     it('doubling a string with append', async () => {
-      await assertLimited('{% assign s = "xxxxxxxx" %}{% for i in (1..64) %}{% assign s = s | append: s %}{% endfor %}{{ s.size }}');
+      await assertLimited(
+        '{% assign s = "xxxxxxxx" %}{% for i in (1..64) %}{% assign s = s | append: s %}{% endfor %}{{ s.size }}',
+      );
     });
 
     it('doubling an array with concat', async () => {
-      await assertLimited('{% assign a = "a,b" | split: "," %}{% for i in (1..64) %}{% assign a = a | concat: a %}{% endfor %}{{ a.size }}');
+      await assertLimited(
+        '{% assign a = "a,b" | split: "," %}{% for i in (1..64) %}{% assign a = a | concat: a %}{% endfor %}{{ a.size }}',
+      );
     });
 
     it('doubling with capture, then replace (would abort the process unlimited)', async () => {
@@ -185,14 +237,19 @@ describe('TemplateRenderer', () => {
     });
 
     it('repeating large data into the output', async () => {
-      await assertLimited('{% for i in (1..1000000) %}{{ data.big }}{% endfor %}', { data: { big: 'x'.repeat(100_000) } });
+      await assertLimited('{% for i in (1..1000000) %}{{ data.big }}{% endfor %}', {
+        data: { big: 'x'.repeat(100_000) },
+      });
     });
 
     it('budgets a whole call: parts share one memory limit', async () => {
       const small = new TemplateRenderer({ memoryLimit: 1_000 });
       const part = '{% for i in (1..600) %}{% endfor %}';
       await small.render('k', { body: part }, {});
-      await assert.rejects(small.render('k', { subject: part, body: part }, {}), TemplateRenderError);
+      await assert.rejects(
+        small.render('k', { subject: part, body: part }, {}),
+        TemplateRenderError,
+      );
     });
   });
 
@@ -203,7 +260,10 @@ describe('TemplateRenderer', () => {
       assert.deepEqual(c.validate(parts), { ok: true });
       assert.equal(c.parseCount, 2);
       for (let n = 0; n < 5; n++) {
-        assert.deepEqual(await c.render('k', parts, { data: { n } }), { subject: `S ${n}`, body: `B ${n}` });
+        assert.deepEqual(await c.render('k', parts, { data: { n } }), {
+          subject: `S ${n}`,
+          body: `B ${n}`,
+        });
       }
       assert.equal(c.parseCount, 2);
     });
@@ -227,43 +287,83 @@ describe('TemplateRenderer', () => {
 
     it('uses the timezone option', async () => {
       const f = "{{ data.at | date: '%Y-%m-%d %H:%M %z' }}";
-      assert.equal(await renderBody(r, f, { data }, { timezone: 'Asia/Shanghai' }), '2024-03-01 08:30 +0800');
-      assert.equal(await renderBody(r, f, { data }, { timezone: 'America/New_York' }), '2024-02-29 19:30 -0500');
+      assert.equal(
+        await renderBody(r, f, { data }, { timezone: 'Asia/Shanghai' }),
+        '2024-03-01 08:30 +0800',
+      );
+      assert.equal(
+        await renderBody(r, f, { data }, { timezone: 'America/New_York' }),
+        '2024-02-29 19:30 -0500',
+      );
     });
 
     it('defaults to the renderer default (UTC unless configured)', async () => {
       const f = "{{ data.at | date: '%H:%M' }}";
       assert.equal(await renderBody(r, f, { data }), '00:30');
-      assert.equal(await renderBody(new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' }), f, { data }), '08:30');
+      assert.equal(
+        await renderBody(new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' }), f, { data }),
+        '08:30',
+      );
     });
 
     it('follows daylight saving time at the instant shown', async () => {
       const f = "{{ data.at | date: '%H:%M %z' }}";
       const berlin = { timezone: 'Europe/Berlin' };
-      assert.equal(await renderBody(r, f, { data: { at: '2024-03-31T00:30:00Z' } }, berlin), '01:30 +0100');
-      assert.equal(await renderBody(r, f, { data: { at: '2024-03-31T01:30:00Z' } }, berlin), '03:30 +0200');
+      assert.equal(
+        await renderBody(r, f, { data: { at: '2024-03-31T00:30:00Z' } }, berlin),
+        '01:30 +0100',
+      );
+      assert.equal(
+        await renderBody(r, f, { data: { at: '2024-03-31T01:30:00Z' } }, berlin),
+        '03:30 +0200',
+      );
       assert.equal(await renderBody(r, f, { data: { at: 1711848600 } }, berlin), '03:30 +0200');
     });
 
     it('keeps %Z (zone name) and an explicit zone argument working', async () => {
-      assert.equal(await renderBody(r, "{{ data.at | date: '%H:%M %Z' }}", { data }, { timezone: 'Asia/Shanghai' }), '08:30 Asia/Shanghai');
       assert.equal(
-        await renderBody(r, "{{ data.at | date: '%H:%M', 'Asia/Tokyo' }}", { data }, { timezone: 'Asia/Shanghai' }),
+        await renderBody(
+          r,
+          "{{ data.at | date: '%H:%M %Z' }}",
+          { data },
+          { timezone: 'Asia/Shanghai' },
+        ),
+        '08:30 Asia/Shanghai',
+      );
+      assert.equal(
+        await renderBody(
+          r,
+          "{{ data.at | date: '%H:%M', 'Asia/Tokyo' }}",
+          { data },
+          { timezone: 'Asia/Shanghai' },
+        ),
         '09:30',
       );
     });
 
     it('names weekdays in the given locale', async () => {
       assert.equal(
-        await renderBody(r, "{{ data.at | date: '%A' }}", { data }, { timezone: 'Asia/Shanghai', locale: 'zh-CN' }),
+        await renderBody(
+          r,
+          "{{ data.at | date: '%A' }}",
+          { data },
+          { timezone: 'Asia/Shanghai', locale: 'zh-CN' },
+        ),
         '星期五',
       );
     });
 
     it('fails clearly on an unknown zone', async () => {
       await assert.rejects(
-        r.render('k', { body: "{{ data.at | date: '%H:%M' }}" }, { data }, { timezone: 'Mars/Olympus' }),
-        (err: unknown) => err instanceof TemplateRenderError && /Invalid time zone specified: Mars\/Olympus/.test(err.message),
+        r.render(
+          'k',
+          { body: "{{ data.at | date: '%H:%M' }}" },
+          { data },
+          { timezone: 'Mars/Olympus' },
+        ),
+        (err: unknown) =>
+          err instanceof TemplateRenderError &&
+          /Invalid time zone specified: Mars\/Olympus/.test(err.message),
       );
     });
   });

@@ -62,11 +62,7 @@ export interface TemplateRendererOptions {
 }
 
 export type TemplateRenderErrorKind =
-  | 'parse'
-  | 'undefined-variable'
-  | 'limit-exceeded'
-  | 'output-too-large'
-  | 'error';
+  'parse' | 'undefined-variable' | 'limit-exceeded' | 'output-too-large' | 'error';
 
 /**
  * A template could not be rendered for this message. It is a property of the template and the
@@ -193,6 +189,8 @@ export class TemplateRenderer {
     options: RenderOptions = {},
   ): Promise<RenderedParts> {
     const liquidOptions = this.optionsFor(options.timezone, options.locale);
+    // `increment`/`decrement` write into the top level of the context: keep the caller's intact.
+    const env = { ...context };
     const out: RenderedParts = { body: '' };
     let budget: Context | undefined;
     for (const part of PARTS) {
@@ -202,10 +200,15 @@ export class TemplateRenderer {
       try {
         const template = this.parsed(text);
         // One time and memory budget for the whole call: later parts share the first's limiters.
-        const ctx = new Context(context, liquidOptions, { sync: true }, {
-          liquid: this.liquid,
-          ...(budget ? { renderLimit: budget.renderLimit, memoryLimit: budget.memoryLimit } : {}),
-        });
+        const ctx = new Context(
+          env,
+          liquidOptions,
+          { sync: true },
+          {
+            liquid: this.liquid,
+            ...(budget ? { renderLimit: budget.renderLimit, memoryLimit: budget.memoryLimit } : {}),
+          },
+        );
         budget ??= ctx;
         rendered = String(this.liquid.renderSync(template, ctx));
       } catch (err) {
@@ -246,7 +249,10 @@ export class TemplateRenderer {
     return template;
   }
 
-  private optionsFor(timezone = this.defaultTimezone, locale = this.defaultLocale): Liquid['options'] {
+  private optionsFor(
+    timezone = this.defaultTimezone,
+    locale = this.defaultLocale,
+  ): Liquid['options'] {
     const key = `${timezone}\u0000${locale}`;
     let o = this.optionsByZone.get(key);
     if (!o) {
@@ -265,9 +271,18 @@ export class TemplateRenderer {
  * it as a number. `%Z` (the zone's name) still goes the slow way, since a number has no name.
  */
 function zonedDate(original: FilterHandler): FilterHandler {
-  return function (this: ThisParameterType<FilterHandler>, value: unknown, format?: unknown, timezoneOffset?: unknown) {
+  return function (
+    this: ThisParameterType<FilterHandler>,
+    value: unknown,
+    format?: unknown,
+    timezoneOffset?: unknown,
+  ) {
     const zone = this.context.opts.timezoneOffset;
-    if (timezoneOffset === undefined && typeof zone === 'string' && !(typeof format === 'string' && format.includes('%Z'))) {
+    if (
+      timezoneOffset === undefined &&
+      typeof zone === 'string' &&
+      !(typeof format === 'string' && format.includes('%Z'))
+    ) {
       const at = instantOf(value);
       const offset = at === undefined ? undefined : zoneOffsetMinutes(zone, at);
       if (offset !== undefined) return original.call(this, value, format, offset);
@@ -337,7 +352,8 @@ function renderError(templateKey: string, part: TemplatePart, err: unknown): Tem
   let text = `Template ${templateKey}: ${part}${at}: ${message}`;
   if (err instanceof UndefinedVariableError) {
     kind = 'undefined-variable';
-    text += ' (the message data has no such field; send it, or guard it with {% if %} or | default)';
+    text +=
+      ' (the message data has no such field; send it, or guard it with {% if %} or | default)';
   } else if (/limit exceeded$/.test(message) || /Invalid string length/.test(message)) {
     kind = 'limit-exceeded';
     text += ' (the template does too much work for one message)';

@@ -7,7 +7,12 @@ import { Problem, notFound } from '../http/problem.js';
 import { CHANNELS, isChannel, type Channel } from '../channels/channel.js';
 import { getCategory } from '../categories/categories-store.js';
 import { canonicalLocale, LOCALE_PATTERN } from './locale-chain.js';
-import { TemplateRenderError, type TemplateParts, type TemplateRenderer } from './template-renderer.js';
+import { renderContext } from './render-context.js';
+import {
+  TemplateRenderError,
+  type TemplateParts,
+  type TemplateRenderer,
+} from './template-renderer.js';
 import {
   getCurrentTemplate,
   listTemplates,
@@ -23,9 +28,16 @@ const Text = (description: string) =>
   Type.String({ minLength: 1, maxLength: MAX_PART_CHARS, description });
 
 const Parts = {
-  subject: Type.Optional(Type.Union([Text('Email subject (Liquid); required for email'), Type.Null()])),
-  title: Type.Optional(Type.Union([Text('Title shown in the inbox and push (Liquid); required for in_app'), Type.Null()])),
-  body: Text('Body (Liquid). Variables: `data.*` from the message, `recipient.*`'),
+  subject: Type.Optional(
+    Type.Union([Text('Email subject (Liquid); required for email'), Type.Null()]),
+  ),
+  title: Type.Optional(
+    Type.Union([
+      Text('Title shown in the inbox and push (Liquid); required for in_app'),
+      Type.Null(),
+    ]),
+  ),
+  body: Text('Body (Liquid). Variables: `data.*` (the message data), `recipient.*`, `source.*`, `message.*`'),
 };
 
 const TemplateSchema = Type.Object(
@@ -33,7 +45,10 @@ const TemplateSchema = Type.Object(
     category: Type.String(),
     channel: Type.String(),
     locale: Type.String(),
-    version: Type.Integer({ minimum: 1, description: 'Increments with every PUT; the highest is current' }),
+    version: Type.Integer({
+      minimum: 1,
+      description: 'Increments with every PUT; the highest is current',
+    }),
     subject: Type.Union([Type.String(), Type.Null()]),
     title: Type.Union([Type.String(), Type.Null()]),
     body: Type.String(),
@@ -54,7 +69,10 @@ const Rendered = Type.Object(
 const PathParams = Type.Object({
   category: Type.String({ description: 'Category key' }),
   channel: Type.String({ description: `One of ${CHANNELS.join(', ')}` }),
-  locale: Type.String({ pattern: LOCALE_PATTERN, description: 'BCP 47 locale, e.g. zh-CN, en, en-US' }),
+  locale: Type.String({
+    pattern: LOCALE_PATTERN,
+    description: 'BCP 47 locale, e.g. zh-CN, en, en-US',
+  }),
 });
 
 const PutBody = Type.Object(Parts, { additionalProperties: false });
@@ -62,15 +80,21 @@ const PutBody = Type.Object(Parts, { additionalProperties: false });
 const PreviewBody = Type.Object(
   {
     data: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), { description: 'Message data, as a producer would send it' }),
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'Message data, as a producer would send it',
+      }),
     ),
     recipient: Type.Optional(
       Type.Object(
         {
-          name: Type.Optional(Type.String()),
-          timezone: Type.Optional(Type.String({ description: 'IANA zone for the date filter, e.g. Asia/Shanghai' })),
+          name: Type.Optional(Type.String({ description: 'Default "Preview User"' })),
+          externalId: Type.Optional(Type.String({ description: 'Default "preview"' })),
+          locale: Type.Optional(Type.String({ description: "Default the template's locale" })),
+          timezone: Type.Optional(
+            Type.String({ description: 'IANA zone for the date filter, e.g. Asia/Shanghai' }),
+          ),
         },
-        { additionalProperties: true, description: 'Recipient fields; defaults to a sample user' },
+        { additionalProperties: false, description: 'The sample recipient' },
       ),
     ),
     template: Type.Optional(
@@ -103,15 +127,23 @@ function target(params: { category: string; channel: string; locale: string }): 
   locale: string;
 } {
   if (!isChannel(params.channel)) {
-    throw new Problem('unknown-channel', `There is no channel "${params.channel}"; use one of ${CHANNELS.join(', ')}`, {
-      unknown: [params.channel],
-    });
+    throw new Problem(
+      'unknown-channel',
+      `There is no channel "${params.channel}"; use one of ${CHANNELS.join(', ')}`,
+      {
+        unknown: [params.channel],
+      },
+    );
   }
   const locale = canonicalLocale(params.locale);
   if (!locale) {
-    throw new Problem('validation-failed', `"${params.locale}" is not a locale such as zh-CN or en`, {
-      errors: [{ path: 'params/locale', message: 'is not a locale' }],
-    });
+    throw new Problem(
+      'validation-failed',
+      `"${params.locale}" is not a locale such as zh-CN or en`,
+      {
+        errors: [{ path: 'params/locale', message: 'is not a locale' }],
+      },
+    );
   }
   return { category: params.category, channel: params.channel, locale };
 }
@@ -154,12 +186,17 @@ export function templatesRoutes(
       const parts = request.body;
       requiredParts(t.channel, parts);
       if (!(await getCategory(db, t.category))) {
-        throw new Problem('unknown-category', `There is no category "${t.category}"; create it first`);
+        throw new Problem(
+          'unknown-category',
+          `There is no category "${t.category}"; create it first`,
+        );
       }
       const validation = renderer.validate(parts);
       if (!validation.ok) {
         const first = validation.errors[0]!;
-        throw new Problem('template-invalid', `${first.part}: ${first.message}`, { errors: validation.errors });
+        throw new Problem('template-invalid', `${first.part}: ${first.message}`, {
+          errors: validation.errors,
+        });
       }
       const stored = await putTemplate(
         db,
@@ -177,13 +214,17 @@ export function templatesRoutes(
       schema: {
         tags,
         summary: 'List the current version of every template',
-        querystring: Type.Object({ category: Type.Optional(Type.String({ description: 'Only this category' })) }),
+        querystring: Type.Object({
+          category: Type.Optional(Type.String({ description: 'Only this category' })),
+        }),
         response: { 200: Type.Object({ items: Type.Array(TemplateSchema) }) },
       },
     },
     async (request) => {
       const { category } = request.query;
-      return { items: (await listTemplates(db, category !== undefined ? { category } : {})).map(present) };
+      return {
+        items: (await listTemplates(db, category !== undefined ? { category } : {})).map(present),
+      };
     },
   );
 
@@ -191,7 +232,12 @@ export function templatesRoutes(
     path,
     {
       preHandler: guards.admin,
-      schema: { tags, summary: 'Get the current version of a template', params: PathParams, response: { 200: TemplateSchema } },
+      schema: {
+        tags,
+        summary: 'Get the current version of a template',
+        params: PathParams,
+        response: { 200: TemplateSchema },
+      },
     },
     async (request) => {
       const t = target(request.params);
@@ -248,12 +294,20 @@ export function templatesRoutes(
         parts = current;
         key = `${t.category}/${t.channel}/${t.locale} v${current.version}`;
       }
-      const sampleRecipient = { name: 'Preview User', externalId: 'preview', locale: t.locale, ...recipient };
-      const timezone = typeof recipient.timezone === 'string' ? recipient.timezone : undefined;
+      const context = renderContext({
+        data,
+        recipient: {
+          name: recipient.name ?? 'Preview User',
+          externalId: recipient.externalId ?? 'preview',
+          locale: recipient.locale ?? t.locale,
+        },
+        source: { key: 'preview', name: 'Preview' },
+        message: { id: 'preview', category: t.category, locale: t.locale },
+      });
       try {
-        return await renderer.render(key, parts, { data, recipient: sampleRecipient }, {
+        return await renderer.render(key, parts, context, {
           locale: t.locale,
-          ...(timezone !== undefined ? { timezone } : {}),
+          ...(recipient.timezone !== undefined ? { timezone: recipient.timezone } : {}),
         });
       } catch (err) {
         if (!(err instanceof TemplateRenderError)) throw err;

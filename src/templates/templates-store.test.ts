@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,22 +19,31 @@ import {
 } from './templates-store.js';
 
 describe('templates store', () => {
-  const file = join(tmpdir(), `herald-templates-store-${randomUUID()}.db`);
+  let file: string;
   let db: Db;
 
-  before(async () => {
+  // A fresh database per test: nothing leaks from one test into another.
+  beforeEach(async () => {
+    file = join(tmpdir(), `herald-templates-store-${randomUUID()}.db`);
     db = openSqlite(file).db;
     await migrateToLatest(db, sqliteDialect);
     for (const key of ['exam.schedule', 'fee.due']) {
       await insertCategory(
         db,
-        { key, name: { en: key }, priority: 'normal', mandatory: false, defaultChannels: ['in_app'], maxAttempts: 5 },
+        {
+          key,
+          name: { en: key },
+          priority: 'normal',
+          mandatory: false,
+          defaultChannels: ['in_app'],
+          maxAttempts: 5,
+        },
         1,
       );
     }
   });
 
-  after(async () => {
+  afterEach(async () => {
     await db.destroy();
     for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
   });
@@ -48,7 +57,11 @@ describe('templates store', () => {
     assert.equal(v2.title, null);
     assert.deepEqual(await getCurrentTemplate(db, t.category, t.channel, t.locale), v2);
     assert.deepEqual(
-      (await listVersions(db, t.category, t.channel, t.locale)).map((v) => [v.version, v.body, v.createdAt]),
+      (await listVersions(db, t.category, t.channel, t.locale)).map((v) => [
+        v.version,
+        v.body,
+        v.createdAt,
+      ]),
       [
         [2, 'B2', 2000],
         [1, 'B1', 1000],
@@ -58,22 +71,40 @@ describe('templates store', () => {
   });
 
   it('numbers versions per category × channel × locale', async () => {
-    const a = await putTemplate(db, { category: 'fee.due', channel: 'email', locale: 'zh-CN', subject: 's', body: 'b' }, 1);
-    const b = await putTemplate(db, { category: 'fee.due', channel: 'in_app', locale: 'zh-CN', title: 't', body: 'b' }, 1);
+    const a = await putTemplate(
+      db,
+      { category: 'fee.due', channel: 'email', locale: 'zh-CN', subject: 's', body: 'b' },
+      1,
+    );
+    const b = await putTemplate(
+      db,
+      { category: 'fee.due', channel: 'in_app', locale: 'zh-CN', title: 't', body: 'b' },
+      1,
+    );
     assert.deepEqual([a.version, b.version], [1, 1]);
   });
 
   it('gives concurrent writers distinct versions', async () => {
     const t = { category: 'fee.due', channel: 'sms', locale: 'en' };
-    const stored = await Promise.all([1, 2, 3, 4].map((n) => putTemplate(db, { ...t, body: `b${n}` }, n)));
+    const stored = await Promise.all(
+      [1, 2, 3, 4].map((n) => putTemplate(db, { ...t, body: `b${n}` }, n)),
+    );
     assert.deepEqual(stored.map((s) => s.version).sort(), [1, 2, 3, 4]);
   });
 
   it('lists only current versions, optionally of one category', async () => {
+    const put = (category: string, channel: string, locale: string) =>
+      putTemplate(db, { category, channel, locale, body: 'b' }, 1);
+    await put('fee.due', 'sms', 'en');
+    await put('exam.schedule', 'email', 'zh-CN');
+    await put('exam.schedule', 'email', 'zh-CN');
+    await put('fee.due', 'in_app', 'zh-CN');
+    await put('fee.due', 'sms', 'en');
+    await put('fee.due', 'sms', 'en');
     const all = await listTemplates(db);
     assert.deepEqual(
       all.map((t) => `${t.category}/${t.channel}/${t.locale}@${t.version}`),
-      ['exam.schedule/email/zh-CN@2', 'fee.due/email/zh-CN@1', 'fee.due/in_app/zh-CN@1', 'fee.due/sms/en@4'],
+      ['exam.schedule/email/zh-CN@2', 'fee.due/in_app/zh-CN@1', 'fee.due/sms/en@3'],
     );
     assert.deepEqual(
       (await listTemplates(db, { category: 'exam.schedule' })).map((t) => t.version),
@@ -83,16 +114,32 @@ describe('templates store', () => {
 
   it('resolves the first locale of the chain that has a template, at its current version', async () => {
     const c = 'exam.schedule';
-    await putTemplate(db, { category: c, channel: 'in_app', locale: 'en', title: 'en', body: 'en v1' }, 1);
-    await putTemplate(db, { category: c, channel: 'in_app', locale: 'en', title: 'en', body: 'en v2' }, 2);
-    await putTemplate(db, { category: c, channel: 'in_app', locale: 'zh-CN', title: 'zh', body: 'zh-CN v1' }, 3);
+    await putTemplate(
+      db,
+      { category: c, channel: 'in_app', locale: 'en', title: 'en', body: 'en v1' },
+      1,
+    );
+    await putTemplate(
+      db,
+      { category: c, channel: 'in_app', locale: 'en', title: 'en', body: 'en v2' },
+      2,
+    );
+    await putTemplate(
+      db,
+      { category: c, channel: 'in_app', locale: 'zh-CN', title: 'zh', body: 'zh-CN v1' },
+      3,
+    );
 
     const hk = await resolveTemplate(db, c, 'in_app', localeChain('zh-HK'));
     assert.equal(hk?.body, 'zh-CN v1');
     const fr = await resolveTemplate(db, c, 'in_app', ['fr-FR', 'fr', 'en', 'zh-CN']);
     assert.deepEqual([fr?.locale, fr?.version, fr?.body], ['en', 2, 'en v2']);
 
-    await putTemplate(db, { category: c, channel: 'in_app', locale: 'zh', title: 'zh', body: 'zh v1' }, 4);
+    await putTemplate(
+      db,
+      { category: c, channel: 'in_app', locale: 'zh', title: 'zh', body: 'zh v1' },
+      4,
+    );
     assert.equal((await resolveTemplate(db, c, 'in_app', localeChain('zh-HK')))?.body, 'zh v1');
 
     assert.equal(await resolveTemplate(db, c, 'wecom', localeChain('zh-HK')), null);

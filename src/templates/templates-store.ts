@@ -47,7 +47,11 @@ function toTemplate(r: TemplatesTable): StoredTemplate {
  * same version: the unique (category, channel, locale, version) index refuses the second, which
  * then retries on top of the first.
  */
-export async function putTemplate(db: Db, input: TemplateInput, now: number): Promise<StoredTemplate> {
+export async function putTemplate(
+  db: Db,
+  input: TemplateInput,
+  now: number,
+): Promise<StoredTemplate> {
   for (let attempt = 1; ; attempt++) {
     const top = await db
       .selectFrom('templates')
@@ -73,7 +77,12 @@ export async function putTemplate(db: Db, input: TemplateInput, now: number): Pr
       .onConflict((oc) => oc.columns(['category_key', 'channel', 'locale', 'version']).doNothing())
       .executeTakeFirst();
     if ((res.numInsertedOrUpdatedRows ?? 0n) > 0n) return toTemplate(row);
-    if (attempt >= 5) throw new Error(`Could not store a new version of template ${input.category}/${input.channel}/${input.locale}: too many concurrent writers`);
+    if (attempt >= 5) {
+      const t = `${input.category}/${input.channel}/${input.locale}`;
+      throw new Error(
+        `Could not store a new version of template ${t}: too many concurrent writers`,
+      );
+    }
   }
 }
 
@@ -115,7 +124,10 @@ function currentVersions(db: Db) {
 }
 
 /** The current version of every template (of one category if given), by category, channel, locale. */
-export async function listTemplates(db: Db, filter: { category?: string } = {}): Promise<StoredTemplate[]> {
+export async function listTemplates(
+  db: Db,
+  filter: { category?: string } = {},
+): Promise<StoredTemplate[]> {
   let q = currentVersions(db);
   if (filter.category !== undefined) q = q.where('t.category_key', '=', filter.category);
   const rows = await q.orderBy('t.category_key').orderBy('t.channel').orderBy('t.locale').execute();

@@ -130,6 +130,15 @@ export class EmbeddedQueue implements Queue {
     }
   }
 
+  async extendLease(job: LeasedJob, visibilityMs: number): Promise<boolean> {
+    const res = await this.#db
+      .updateTable('queue_jobs')
+      .set({ available_at: this.#clock() + visibilityMs })
+      .where(heldLeases([job]))
+      .executeTakeFirst();
+    return res.numUpdatedRows > 0n;
+  }
+
   async retryAt(job: LeasedJob, at: number, error: string, tx?: Tx): Promise<void> {
     await (tx ?? this.#db)
       .updateTable('queue_jobs')

@@ -1,0 +1,229 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqlite } from '../store/sqlite/open-sqlite.js';
+import { migrateToLatest } from '../store/migrate.js';
+import { sqliteDialect } from '../store/sql-dialect.js';
+import type { Db } from '../store/database.js';
+import type { Audience } from './audience-types.js';
+import { checkAudience, countAudience, streamAudience } from './audience.js';
+import { upsertUsers, type UserInput } from './users-store.js';
+import { createGroup } from './groups-store.js';
+
+let db: Db;
+let file: string;
+
+const USERS: UserInput[] = [
+  {
+    externalId: 'u1',
+    name: '一',
+    roles: ['undergraduate'],
+    orgPath: '农学院/作物学系/2024级1班',
+    attributes: { campus: '北校区', grade: '2024' },
+  },
+  {
+    externalId: 'u2',
+    name: '二',
+    roles: ['undergraduate'],
+    orgPath: '农学院二部/作物学系',
+    attributes: { campus: '北校区', grade: '2023' },
+  },
+  {
+    externalId: 'u3',
+    name: '三',
+    roles: ['teacher'],
+    orgPath: '农学院',
+    attributes: { campus: '北校区' },
+  },
+  {
+    externalId: 'u4',
+    name: '四',
+    roles: ['teacher', 'counselor'],
+    orgPath: '植物保护学院/植物病理学系',
+    attributes: { campus: '南校区' },
+  },
+  {
+    externalId: 'u5',
+    name: '五',
+    roles: ['staff'],
+    orgPath: '教务处',
+    attributes: { campus: '北校区', grade: '2024x' },
+  },
+  {
+    externalId: 'u6',
+    name: '六',
+    roles: ['postgraduate'],
+    orgPath: '农学院/作物学系',
+    attributes: { campus: '南校区', grade: '2024' },
+  },
+  { externalId: 'u7', name: '七', roles: ['staff'], orgPath: 'a_b/c' },
+  { externalId: 'u8', name: '八', roles: ['staff'], orgPath: 'axb/c' },
+  { externalId: 'u9', name: '九', roles: ['staff'], orgPath: 'ABC/d' },
+];
+
+before(async () => {
+  file = join(tmpdir(), `herald-audience-${randomUUID()}.db`);
+  db = openSqlite(file).db;
+  await migrateToLatest(db, sqliteDialect);
+  // Twenty more users without anything, so pagination crosses many batches.
+  const filler = Array.from({ length: 20 }, (_, i): UserInput => ({
+    externalId: `f${i}`,
+    name: `填充${i}`,
+  }));
+  await upsertUsers(db, [...USERS, ...filler], 1);
+  await createGroup(db, { key: 'static-a', name: 'A', members: ['u1', 'u4'] }, 1);
+  await createGroup(db, { key: 'teachers', name: 'Teachers', filter: { roles: ['teacher'] } }, 1);
+});
+
+after(async () => {
+  await db.destroy();
+  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+});
+
+async function collect(
+  audience: Audience,
+  batchSize = 100,
+  afterId?: string,
+): Promise<{ ids: string[]; batches: string[][] }> {
+  const batches: string[][] = [];
+  for await (const batch of streamAudience(db, audience, { batchSize, after: afterId })) {
+    batches.push(batch.map((r) => r.externalId));
+  }
+  return { ids: batches.flat().sort(), batches };
+}
+
+async function selects(audience: Audience): Promise<string[]> {
+  const { ids } = await collect(audience);
+  assert.equal(
+    await countAudience(db, audience),
+    ids.length,
+    'countAudience agrees with the stream',
+  );
+  return ids;
+}
+
+describe('filters', () => {
+  test('orgPrefix matches the path and below, never a sibling sharing the prefix', async () => {
+    assert.deepEqual(await selects({ filter: { orgPrefix: '农学院' } }), ['u1', 'u3', 'u6']);
+    assert.deepEqual(await selects({ filter: { orgPrefix: ' 农学院/ ' } }), ['u1', 'u3', 'u6']);
+    assert.deepEqual(await selects({ filter: { orgPrefix: '农学院/作物学系' } }), ['u1', 'u6']);
+    assert.deepEqual(await selects({ filter: { orgPrefix: '农学院二部' } }), ['u2']);
+  });
+
+  test('orgPrefix is literal: no LIKE wildcards, case-sensitive', async () => {
+    assert.deepEqual(await selects({ filter: { orgPrefix: 'a_b' } }), ['u7']);
+    assert.deepEqual(await selects({ filter: { orgPrefix: '%' } }), []);
+    assert.deepEqual(await selects({ filter: { orgPrefix: 'abc' } }), []);
+    assert.deepEqual(await selects({ filter: { orgPrefix: 'ABC' } }), ['u9']);
+  });
+
+  test('roles are any-of, attributes all-of, and the parts AND-ed', async () => {
+    assert.deepEqual(await selects({ filter: { roles: ['teacher', 'postgraduate'] } }), [
+      'u3',
+      'u4',
+      'u6',
+    ]);
+    assert.deepEqual(
+      await selects({ filter: { attributes: { campus: '北校区', grade: '2024' } } }),
+      ['u1'],
+    );
+    assert.deepEqual(await selects({ filter: { attributes: { campus: '南校区' } } }), ['u4', 'u6']);
+    assert.deepEqual(
+      await selects({ filter: { roles: ['teacher', 'undergraduate'], orgPrefix: '农学院' } }),
+      ['u1', 'u3'],
+    );
+    assert.deepEqual(
+      await selects({
+        filter: { roles: ['undergraduate'], attributes: { campus: '北校区' }, orgPrefix: '农学院' },
+      }),
+      ['u1'],
+    );
+  });
+
+  test('an empty audience or a filter constraining nothing selects nobody', async () => {
+    assert.deepEqual(await selects({}), []);
+    assert.deepEqual(await selects({ filter: {} }), []);
+    assert.deepEqual(
+      await selects({ filter: { roles: [], orgPrefix: ' / ', attributes: {} } }),
+      [],
+    );
+    assert.deepEqual(await selects({ users: [], groups: [], all: false }), []);
+  });
+});
+
+describe('union of parts', () => {
+  test('each user once across users, static and dynamic groups and the filter', async () => {
+    const audience: Audience = {
+      users: ['u1', 'u1', 'u5'],
+      groups: ['static-a', 'teachers'],
+      filter: { orgPrefix: '农学院' },
+    };
+    assert.deepEqual(await selects(audience), ['u1', 'u3', 'u4', 'u5', 'u6']);
+    const { ids } = await collect(audience, 1);
+    assert.deepEqual(ids, ['u1', 'u3', 'u4', 'u5', 'u6'], 'also with one user per batch');
+  });
+
+  test('all selects everyone; small batches keyset-paginate over everyone exactly once', async () => {
+    const total = USERS.length + 20;
+    assert.equal(await countAudience(db, { all: true }), total);
+    const { ids, batches } = await collect({ all: true, users: ['u1'] }, 4);
+    assert.equal(ids.length, total);
+    assert.equal(new Set(ids).size, total);
+    assert.ok(batches.every((b) => b.length <= 4 && b.length > 0));
+    assert.equal(batches.length, Math.ceil(total / 4));
+
+    const order: string[] = [];
+    for await (const batch of streamAudience(db, { all: true }, { batchSize: 3 }))
+      order.push(...batch.map((r) => r.id));
+    assert.deepEqual(order, [...order].sort(), 'ascending user ids');
+
+    // Resuming after a cursor continues where a crashed fan-out stopped.
+    const cursor = order[9]!;
+    const rest: string[] = [];
+    for await (const batch of streamAudience(db, { all: true }, { batchSize: 5, after: cursor }))
+      rest.push(...batch.map((r) => r.id));
+    assert.deepEqual(rest, order.slice(10));
+  });
+
+  test('recipients carry locale and contact points', async () => {
+    await upsertUsers(
+      db,
+      [
+        {
+          externalId: 'r1',
+          name: 'R',
+          locale: 'en',
+          email: 'r@example.edu.cn',
+          phone: '+8613800000000',
+        },
+      ],
+      2,
+    );
+    const batches = [];
+    for await (const batch of streamAudience(db, { users: ['r1'] }, { batchSize: 10 }))
+      batches.push(batch);
+    assert.equal(batches.length, 1);
+    assert.equal(batches[0]?.length, 1);
+    const r = batches[0]![0]!;
+    assert.equal(r.externalId, 'r1');
+    assert.equal(r.locale, 'en');
+    assert.equal(r.timezone, 'Asia/Shanghai');
+    assert.equal(r.email, 'r@example.edu.cn');
+    assert.equal(r.phone, '+8613800000000');
+    assert.equal(r.wechatOpenId, null);
+  });
+});
+
+test('checkAudience reports unknown users and groups', async () => {
+  assert.deepEqual(
+    await checkAudience(db, { users: ['u1', 'nobody', 'nobody'], groups: ['teachers', 'ghosts'] }),
+    {
+      unknownUsers: ['nobody'],
+      unknownGroups: ['ghosts'],
+    },
+  );
+  assert.deepEqual(await checkAudience(db, { all: true }), { unknownUsers: [], unknownGroups: [] });
+});

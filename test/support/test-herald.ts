@@ -1,0 +1,143 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import pino from 'pino';
+import { buildApp, type BuildOptions, type Herald } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export interface TestHerald {
+  readonly herald: Herald;
+  readonly url: string;
+  readonly dataDir: string;
+  /** Demo source API keys by source key (demo only). */
+  readonly keys: Readonly<Record<string, string>>;
+  readonly password: string;
+  close(): Promise<void>;
+}
+
+/** Herald in this process on a fresh data folder, listening on a free port. */
+export async function startTestHerald(env: Record<string, string> = {}, options: Omit<BuildOptions, 'logger'> = {}): Promise<TestHerald> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-test-'));
+  const config = loadConfig({
+    HERALD_DATA_DIR: dataDir,
+    HERALD_PORT: '0',
+    HERALD_HOST: '127.0.0.1',
+    HERALD_ADMIN_TOKEN: ADMIN_TOKEN,
+    HERALD_DEMO: 'true',
+    HERALD_LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const herald = await buildApp(config, { ...options, logger: pino({ level: 'silent' }) });
+  const url = (await herald.start('all'))!;
+  return {
+    herald,
+    url,
+    dataDir,
+    keys: herald.demo?.apiKeys ?? {},
+    password: herald.demo?.password ?? '',
+    async close() {
+      await herald.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ChildHerald {
+  readonly proc: ChildProcess;
+  readonly url: string;
+  /** Everything the process printed on stdout so far. */
+  output(): string;
+  /** SIGKILL, and wait for the process to be gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** Herald as a child process (`node src/main.ts all`), as an operator would run it. */
+export async function spawnHerald(dataDir: string, env: Record<string, string> = {}): Promise<ChildHerald> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'all'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HERALD_DATA_DIR: dataDir,
+      HERALD_PORT: '0',
+      HERALD_HOST: '127.0.0.1',
+      HERALD_ADMIN_TOKEN: ADMIN_TOKEN,
+      HERALD_LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Herald did not start in 30 s:\n${out}\n${err}`)), 30_000);
+    const check = () => {
+      const m = /Herald is running at (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Herald exited with ${code}:\n${out}\n${err}`));
+    });
+  });
+  return {
+    proc,
+    url,
+    output: () => out,
+    kill: (signal = 'SIGKILL') =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill(signal);
+      }),
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A small JSON client over fetch for tests. */
+export function client(base: string, token?: string) {
+  return async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(base + path, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: res.status, headers: res.headers, body: json as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+}
