@@ -77,24 +77,36 @@ export interface BuildOptions {
 }
 
 // src/app.ts and dist/app.js both sit one level below package.json.
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 /** The composition root: every adapter is chosen and wired here, and only here. */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<Herald> {
   if (config.databaseUrl) {
-    throw new ConfigError('HERALD_DATABASE_URL (PostgreSQL) is not supported by this version yet; leave it empty for SQLite.');
+    throw new ConfigError(
+      'HERALD_DATABASE_URL (PostgreSQL) is not supported by this version yet; leave it empty for SQLite.',
+    );
   }
   if (config.brokerUrl) {
-    throw new ConfigError('HERALD_BROKER_URL (RabbitMQ) is not supported by this version yet; leave it empty for the embedded queue.');
+    throw new ConfigError(
+      'HERALD_BROKER_URL (RabbitMQ) is not supported by this version yet; leave it empty for the embedded queue.',
+    );
   }
   const clock = options.clock ?? systemClock;
-  const log = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] });
+  const log =
+    options.logger ??
+    pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] });
 
   const { db } = openSqlite(join(config.dataDir, 'herald.db'));
   await migrateToLatest(db, sqliteDialect);
 
   const generatedAdminToken = await ensureAdminToken(db, config);
-  const adminHash = config.adminToken ? sha256(config.adminToken) : await readSetting(db, 'admin_token_hash');
+  const adminHash = config.adminToken
+    ? sha256(config.adminToken)
+    : await readSetting(db, 'admin_token_hash');
   if (!adminHash) throw new Error('admin token hash missing after initialisation');
 
   const queue = new EmbeddedQueue(db, clock);
@@ -108,10 +120,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const demo = config.demo ? await seedIfEmpty(db, clock) : null;
 
-  const server = await createServer({ logger: log, bodyLimitBytes: config.bodyLimitBytes, version: VERSION });
+  const server = await createServer({
+    logger: log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    version: VERSION,
+  });
   let ready = false;
   opsRoutes(server, { db, metrics, isReady: () => ready });
-  authRoutes(server, { db, clock, sessionTtlMs: config.sessionTtlHours * 3600_000, secureCookies: config.publicUrl.startsWith('https:') });
+  authRoutes(server, {
+    db,
+    clock,
+    sessionTtlMs: config.sessionTtlHours * 3600_000,
+    secureCookies: config.publicUrl.startsWith('https:'),
+  });
   sourcesRoutes(server, { db, clock, guards });
   categoriesRoutes(server, { db, clock, guards });
   templatesRoutes(server, { db, clock, guards, renderer });
@@ -145,12 +166,24 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             topics: [FANOUT_TOPIC],
             maxJobs: 2,
             leaseMs,
-            handle: (job) => fanOut({ db, queue, clock, providers, log, leaseMs, onDeliveriesCreated: (counts) => {
-              for (const [k, n] of counts) {
-                const [channel, status] = k.split('\u0000') as [string, string];
-                metrics.deliveries.inc({ channel, status }, n);
-              }
-            } }, job),
+            handle: (job) =>
+              fanOut(
+                {
+                  db,
+                  queue,
+                  clock,
+                  providers,
+                  log,
+                  leaseMs,
+                  onDeliveriesCreated: (counts) => {
+                    for (const [k, n] of counts) {
+                      const [channel, status] = k.split('\u0000') as [string, string];
+                      metrics.deliveries.inc({ channel, status }, n);
+                    }
+                  },
+                },
+                job,
+              ),
             log,
           }),
           new JobLoop({
@@ -159,7 +192,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             topics: ALL_DELIVERY_TOPICS,
             maxJobs: Math.max(1, Math.ceil(config.workerConcurrency / 16)),
             leaseMs,
-            handle: (job) => deliverJob({ db, queue, clock, providers, renderer, metrics, log, ...(options.retry ? { retry: options.retry } : {}) }, job),
+            handle: (job) =>
+              deliverJob(
+                {
+                  db,
+                  queue,
+                  clock,
+                  providers,
+                  renderer,
+                  metrics,
+                  log,
+                  ...(options.retry ? { retry: options.retry } : {}),
+                },
+                job,
+              ),
             log,
           }),
         );
@@ -171,7 +217,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           await idempotencyRecords.purgeExpired(db, now);
           await deleteExpiredSessions(db, now);
         };
-        timers.push(setInterval(() => void housekeeping().catch((err: unknown) => log.error({ err }, 'housekeeping failed')), 10 * 60_000));
+        timers.push(
+          setInterval(
+            () =>
+              void housekeeping().catch((err: unknown) =>
+                log.error({ err }, 'housekeeping failed'),
+              ),
+            10 * 60_000,
+          ),
+        );
       }
       ready = true;
       if (role === 'api' || role === 'all') {
@@ -191,7 +245,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 }
 
 async function readSetting(db: Db, key: string): Promise<string | null> {
-  const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+  const row = await db
+    .selectFrom('settings')
+    .select('value')
+    .where('key', '=', key)
+    .executeTakeFirst();
   return row?.value ?? null;
 }
 
@@ -200,7 +258,10 @@ async function ensureAdminToken(db: Db, config: Config): Promise<string | null> 
   if (config.adminToken) return null;
   if (await readSetting(db, 'admin_token_hash')) return null;
   const token = newToken('ha');
-  await db.insertInto('settings').values({ key: 'admin_token_hash', value: sha256(token) }).execute();
+  await db
+    .insertInto('settings')
+    .values({ key: 'admin_token_hash', value: sha256(token) })
+    .execute();
   return token;
 }
 
@@ -214,7 +275,12 @@ async function seedIfEmpty(db: Db, clock: Clock): Promise<DemoInfo | null> {
   for (const source of await listSources(db)) {
     apiKeys[source.key] = (await createApiKey(db, source.id, clock())).secret;
   }
-  return { password: seeded.password, loginExamples: seeded.loginExamples, apiKeys, users: seeded.users };
+  return {
+    password: seeded.password,
+    loginExamples: seeded.loginExamples,
+    apiKeys,
+    users: seeded.users,
+  };
 }
 
 export { DEMO_EXAMPLES };

@@ -13,7 +13,12 @@ import { join } from 'node:path';
 const ROLES: readonly string[] = ['all', 'api', 'worker', 'scheduler'];
 
 function banner(herald: Herald, url: string): string {
-  const lines = [``, `  Herald is running at ${url}`, `  API docs:  ${url}/docs`, `  Metrics:   ${url}/metrics`];
+  const lines = [
+    ``,
+    `  Herald is running at ${url}`,
+    `  API docs:  ${url}/docs`,
+    `  Metrics:   ${url}/metrics`,
+  ];
   if (herald.generatedAdminToken) {
     lines.push(
       ``,
@@ -23,13 +28,21 @@ function banner(herald: Herald, url: string): string {
   }
   const demo = herald.demo;
   if (demo) {
-    lines.push(``, `  Demo university seeded: ${demo.users} users; every user's password: ${demo.password}`);
+    lines.push(
+      ``,
+      `  Demo university seeded: ${demo.users} users; every user's password: ${demo.password}`,
+    );
     lines.push(`    e.g. ${demo.loginExamples.zh} (中文) and ${demo.loginExamples.en} (English)`);
     lines.push(``, `  Demo source API keys (shown once):`);
-    for (const [key, secret] of Object.entries(demo.apiKeys)) lines.push(`    ${key.padEnd(4)} ${secret}`);
+    for (const [key, secret] of Object.entries(demo.apiKeys))
+      lines.push(`    ${key.padEnd(4)} ${secret}`);
     const jwc = demo.apiKeys.jwc;
     if (jwc) {
-      const body = JSON.stringify({ category: 'exam.reminder', to: { users: [demo.loginExamples.zh] }, data: DEMO_EXAMPLES['exam.reminder'] });
+      const body = JSON.stringify({
+        category: 'exam.reminder',
+        to: { users: [demo.loginExamples.zh] },
+        data: DEMO_EXAMPLES['exam.reminder'],
+      });
       lines.push(
         ``,
         `  Send an exam reminder now:`,

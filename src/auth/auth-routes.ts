@@ -39,7 +39,15 @@ export function authRoutes(app: Server, deps: AuthRoutesDeps): void {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ token: Type.String(), expiresAt: Type.String(), user: Type.Object({ externalId: Type.String(), name: Type.String(), locale: Type.String() }) }),
+          200: Type.Object({
+            token: Type.String(),
+            expiresAt: Type.String(),
+            user: Type.Object({
+              externalId: Type.String(),
+              name: Type.String(),
+              locale: Type.String(),
+            }),
+          }),
           400: ProblemSchema,
           401: ProblemSchema,
           429: ProblemSchema,
@@ -50,7 +58,12 @@ export function authRoutes(app: Server, deps: AuthRoutesDeps): void {
       const { externalId, password } = request.body;
       const wait = throttle.blockedFor(externalId, request.ip);
       if (wait > 0) {
-        throw new Problem('too-many-requests', 'Too many failed logins; try again later', {}, { 'Retry-After': String(Math.ceil(wait / 1000)) });
+        throw new Problem(
+          'too-many-requests',
+          'Too many failed logins; try again later',
+          {},
+          { 'Retry-After': String(Math.ceil(wait / 1000)) },
+        );
       }
       const user = await deps.db
         .selectFrom('users')
@@ -84,7 +97,13 @@ export function authRoutes(app: Server, deps: AuthRoutesDeps): void {
 
   app.post(
     '/v1/auth/logout',
-    { schema: { tags: ['auth'], summary: 'End the current session', response: { 204: Type.Null() } } },
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'End the current session',
+        response: { 204: Type.Null() },
+      },
+    },
     async (request, reply) => {
       const h = request.headers.authorization;
       const token = (h && /^Bearer\s+(hs_\S+)/i.exec(h)?.[1]) ?? request.cookies[SESSION_COOKIE];

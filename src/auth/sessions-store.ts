@@ -1,10 +1,23 @@
 import type { Db } from '../store/database.js';
 
-export async function insertSession(db: Db, tokenHash: string, userId: string, now: number, expiresAt: number): Promise<void> {
-  await db.insertInto('sessions').values({ token_hash: tokenHash, user_id: userId, created_at: now, expires_at: expiresAt }).execute();
+export async function insertSession(
+  db: Db,
+  tokenHash: string,
+  userId: string,
+  now: number,
+  expiresAt: number,
+): Promise<void> {
+  await db
+    .insertInto('sessions')
+    .values({ token_hash: tokenHash, user_id: userId, created_at: now, expires_at: expiresAt })
+    .execute();
 }
 
-export async function findSession(db: Db, tokenHash: string, now: number): Promise<{ userId: string } | null> {
+export async function findSession(
+  db: Db,
+  tokenHash: string,
+  now: number,
+): Promise<{ userId: string } | null> {
   const row = await db
     .selectFrom('sessions')
     .select('user_id')

@@ -12,7 +12,12 @@ export interface OutboundMessage {
   readonly category: string;
   readonly source: { readonly key: string; readonly name: string };
   readonly locale: string;
-  readonly content: { readonly subject?: string; readonly title?: string; readonly body: string; readonly url?: string };
+  readonly content: {
+    readonly subject?: string;
+    readonly title?: string;
+    readonly body: string;
+    readonly url?: string;
+  };
 }
 
 export type SendOutcome =

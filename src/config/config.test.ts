@@ -21,7 +21,12 @@ describe('configuration from HERALD_* variables', () => {
 
   it('stops start-up naming every wrong variable', () => {
     assert.throws(
-      () => loadConfig({ HERALD_PORT: 'eighty', HERALD_DEMO: 'maybe', HERALD_DATABASE_URL: 'mysql://x' }),
+      () =>
+        loadConfig({
+          HERALD_PORT: 'eighty',
+          HERALD_DEMO: 'maybe',
+          HERALD_DATABASE_URL: 'mysql://x',
+        }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.match(err.message, /HERALD_PORT must be a whole number, got "eighty"/);
@@ -33,8 +38,14 @@ describe('configuration from HERALD_* variables', () => {
   });
 
   it('rejects a port out of range and a short admin token', () => {
-    assert.throws(() => loadConfig({ HERALD_PORT: '70000' }), /HERALD_PORT must be between 0 and 65535/);
-    assert.throws(() => loadConfig({ HERALD_ADMIN_TOKEN: 'short' }), /HERALD_ADMIN_TOKEN must be at least 16/);
+    assert.throws(
+      () => loadConfig({ HERALD_PORT: '70000' }),
+      /HERALD_PORT must be between 0 and 65535/,
+    );
+    assert.throws(
+      () => loadConfig({ HERALD_ADMIN_TOKEN: 'short' }),
+      /HERALD_ADMIN_TOKEN must be at least 16/,
+    );
   });
 
   it('flags a misspelt HERALD_ variable instead of ignoring it', () => {
@@ -44,7 +55,9 @@ describe('configuration from HERALD_* variables', () => {
   it('never echoes credentials of a URL in an error', () => {
     assert.throws(
       () => loadConfig({ HERALD_SMTP_URL: 'smtp://user:secret@bad host:25' }),
-      (err: unknown) => /HERALD_SMTP_URL must be a URL/.test((err as Error).message) && !(err as Error).message.includes('secret'),
+      (err: unknown) =>
+        /HERALD_SMTP_URL must be a URL/.test((err as Error).message) &&
+        !(err as Error).message.includes('secret'),
     );
   });
 
@@ -58,6 +71,9 @@ describe('.env.example', () => {
   it('is the one generated from the spec', async () => {
     const { readFile } = await import('node:fs/promises');
     const text = await readFile(new URL('../../.env.example', import.meta.url), 'utf8');
-    assert.ok(text.endsWith(envExample() + '\n'), '.env.example is out of date: regenerate it from envExample()');
+    assert.ok(
+      text.endsWith(envExample() + '\n'),
+      '.env.example is out of date: regenerate it from envExample()',
+    );
   });
 });

@@ -136,10 +136,18 @@ export const CONFIG_SPEC = {
       return v as Config['logLevel'];
     },
   } satisfies Spec<Config['logLevel']>,
-  HERALD_PUBLIC_URL: url(['http:', 'https:'], 'Public base URL, e.g. https://msg.example.edu.cn (default: the address Herald listens on).'),
+  HERALD_PUBLIC_URL: url(
+    ['http:', 'https:'],
+    'Public base URL, e.g. https://msg.example.edu.cn (default: the address Herald listens on).',
+  ),
   HERALD_BODY_LIMIT_BYTES: int(262144, 1024, 10485760, 'Largest accepted request body.'),
   HERALD_WORKER_CONCURRENCY: int(64, 1, 10000, 'Deliveries a worker process handles at once.'),
-  HERALD_LEASE_SECONDS: int(30, 1, 86400, 'Visibility timeout of a leased job: after a crash, its work is retried this much later.'),
+  HERALD_LEASE_SECONDS: int(
+    30,
+    1,
+    86400,
+    'Visibility timeout of a leased job: after a crash, its work is retried this much later.',
+  ),
   HERALD_SESSION_TTL_HOURS: int(12, 1, 8760, 'Lifetime of an end-user session.'),
   HERALD_SSE_HEARTBEAT_SECONDS: int(15, 1, 3600, 'Interval of SSE heartbeat comments.'),
 } as const;

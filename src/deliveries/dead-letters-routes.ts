@@ -6,7 +6,12 @@ import type { Server } from '../http/server-types.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import { Problem, notFound } from '../http/problem.js';
 import { Page, problemResponses, ProblemSchema } from '../http/schemas.js';
-import { getDeadLetter, listDeadLetters, markRedriven, type DeadLetter } from './dead-letters-store.js';
+import {
+  getDeadLetter,
+  listDeadLetters,
+  markRedriven,
+  type DeadLetter,
+} from './dead-letters-store.js';
 import { getMessage } from '../messages/messages-store.js';
 import { deliverTopic, type DeliverJobPayload } from '../fanout/fanout-worker.js';
 
@@ -53,9 +58,16 @@ export function deadLettersRoutes(app: Server, deps: DeadLettersRoutesDeps): voi
     },
     async (request) => {
       const { limit, cursor, includeRedriven } = request.query;
-      const rows = await listDeadLetters(db, { limit: limit + 1, includeRedriven, ...(cursor ? { before: cursor } : {}) });
+      const rows = await listDeadLetters(db, {
+        limit: limit + 1,
+        includeRedriven,
+        ...(cursor ? { before: cursor } : {}),
+      });
       const page = rows.slice(0, limit);
-      return { items: page.map(view), nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };
+      return {
+        items: page.map(view),
+        nextCursor: rows.length > limit ? page[page.length - 1]!.id : null,
+      };
     },
   );
 
@@ -79,7 +91,10 @@ export function deadLettersRoutes(app: Server, deps: DeadLettersRoutesDeps): voi
       const redriven = await db.transaction().execute(async (tx) => {
         if (!(await markRedriven(tx, dead.id, dead.deliveryId, now))) return false;
         const payload: DeliverJobPayload = { deliveryIds: [dead.deliveryId] };
-        await deps.queue.enqueue([{ topic: deliverTopic(dead.channel), lane: message.priority, payload }], tx);
+        await deps.queue.enqueue(
+          [{ topic: deliverTopic(dead.channel), lane: message.priority, payload }],
+          tx,
+        );
         return true;
       });
       if (!redriven) throw new Problem('conflict', 'This dead letter was already re-driven');

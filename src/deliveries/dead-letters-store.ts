@@ -3,7 +3,10 @@ import type { DeadLettersTable } from '../store/schema.js';
 
 export async function insertDeadLetters(tx: Tx, rows: readonly DeadLettersTable[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 500) {
-    await tx.insertInto('dead_letters').values(rows.slice(i, i + 500)).execute();
+    await tx
+      .insertInto('dead_letters')
+      .values(rows.slice(i, i + 500))
+      .execute();
   }
 }
 
@@ -39,12 +42,21 @@ export async function listDeadLetters(
 }
 
 export async function getDeadLetter(db: Db, id: string): Promise<DeadLetter | null> {
-  const row = await db.selectFrom('dead_letters').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await db
+    .selectFrom('dead_letters')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirst();
   return row ? toDeadLetter(row) : null;
 }
 
 /** Marks the dead letter re-driven and puts its delivery back to `queued` with fresh attempts. */
-export async function markRedriven(tx: Tx, id: string, deliveryId: string, now: number): Promise<boolean> {
+export async function markRedriven(
+  tx: Tx,
+  id: string,
+  deliveryId: string,
+  now: number,
+): Promise<boolean> {
   const res = await tx
     .updateTable('dead_letters')
     .set({ redriven_at: now })

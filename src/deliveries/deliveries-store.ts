@@ -1,7 +1,13 @@
 import type { Db, Tx } from '../store/database.js';
 import type { DeliveriesTable, DeliveryAttemptsTable, DeliveryStatus } from '../store/schema.js';
 
-export const FINAL_STATUSES: readonly DeliveryStatus[] = ['sent', 'delivered', 'failed', 'dead', 'suppressed'];
+export const FINAL_STATUSES: readonly DeliveryStatus[] = [
+  'sent',
+  'delivered',
+  'failed',
+  'dead',
+  'suppressed',
+];
 
 /**
  * Inserts planned deliveries; rows that already exist for (message, user, channel) are left
@@ -26,7 +32,12 @@ export async function insertDeliveries(
 
 export async function queuedDeliveries(db: Db, ids: readonly string[]): Promise<DeliveriesTable[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('deliveries').selectAll().where('id', 'in', ids).where('status', '=', 'queued').execute();
+  return db
+    .selectFrom('deliveries')
+    .selectAll()
+    .where('id', 'in', ids)
+    .where('status', '=', 'queued')
+    .execute();
 }
 
 export interface DeliveryUpdate {
@@ -40,7 +51,11 @@ export interface DeliveryUpdate {
 }
 
 /** Writes outcomes; only deliveries still `queued` change (a late duplicate cannot regress a final one). */
-export async function applyDeliveryUpdates(tx: Tx, updates: readonly DeliveryUpdate[], now: number): Promise<void> {
+export async function applyDeliveryUpdates(
+  tx: Tx,
+  updates: readonly DeliveryUpdate[],
+  now: number,
+): Promise<void> {
   for (const u of updates) {
     await tx
       .updateTable('deliveries')
@@ -60,9 +75,15 @@ export async function applyDeliveryUpdates(tx: Tx, updates: readonly DeliveryUpd
   }
 }
 
-export async function insertAttempts(tx: Tx, rows: readonly DeliveryAttemptsTable[]): Promise<void> {
+export async function insertAttempts(
+  tx: Tx,
+  rows: readonly DeliveryAttemptsTable[],
+): Promise<void> {
   for (let i = 0; i < rows.length; i += 500) {
-    await tx.insertInto('delivery_attempts').values(rows.slice(i, i + 500)).execute();
+    await tx
+      .insertInto('delivery_attempts')
+      .values(rows.slice(i, i + 500))
+      .execute();
   }
 }
 
@@ -129,7 +150,10 @@ export async function listDeliveries(
   }));
 }
 
-export async function attemptsOf(db: Db, deliveryIds: readonly string[]): Promise<DeliveryAttemptsTable[]> {
+export async function attemptsOf(
+  db: Db,
+  deliveryIds: readonly string[],
+): Promise<DeliveryAttemptsTable[]> {
   if (deliveryIds.length === 0) return [];
   return db
     .selectFrom('delivery_attempts')

@@ -5,7 +5,12 @@ import type { JobInput, LeasedJob, Queue } from '../queue/queue.js';
 import type { Clock } from '../time/clock.js';
 import type { ProviderRegistry } from '../channels/provider-registry.js';
 import { addressFor, CHANNELS, isChannel, type Channel } from '../channels/channel.js';
-import { DeliveryError, type ChannelProvider, type OutboundMessage, type SendOutcome } from '../channels/channel-provider.js';
+import {
+  DeliveryError,
+  type ChannelProvider,
+  type OutboundMessage,
+  type SendOutcome,
+} from '../channels/channel-provider.js';
 import { newId } from '../store/ids.js';
 import type { Metrics } from '../ops/metrics.js';
 import { getMessage, type StoredMessage } from '../messages/messages-store.js';
@@ -17,7 +22,12 @@ import { resolveTemplate } from '../templates/templates-store.js';
 import { renderContext } from '../templates/render-context.js';
 import { localeChain } from '../templates/locale-chain.js';
 import { TemplateRenderError, type TemplateRenderer } from '../templates/template-renderer.js';
-import { applyDeliveryUpdates, insertAttempts, queuedDeliveries, type DeliveryUpdate } from './deliveries-store.js';
+import {
+  applyDeliveryUpdates,
+  insertAttempts,
+  queuedDeliveries,
+  type DeliveryUpdate,
+} from './deliveries-store.js';
 import { insertDeadLetters } from './dead-letters-store.js';
 import { decideRetry, type RetryOptions } from './retry-policy.js';
 import { deliverTopic, type DeliverJobPayload } from '../fanout/fanout-worker.js';
@@ -86,10 +96,17 @@ export async function deliverJob(deps: DeliveryWorkerDeps, job: LeasedJob): Prom
       results = await provider.send(list.map((p) => p.outbound!));
     } catch (err) {
       // A provider must not throw; if one does, treat it as a transient failure of the batch.
-      const error = new DeliveryError(`provider ${provider.name} threw: ${(err as Error).message}`, 'transient', undefined, { cause: err });
+      const error = new DeliveryError(
+        `provider ${provider.name} threw: ${(err as Error).message}`,
+        'transient',
+        undefined,
+        { cause: err },
+      );
       results = list.map(() => ({ ok: false, error }));
     }
-    list.forEach((p, i) => outcomes.set(p.delivery.id, { provider: provider.name, outcome: results[i]! }));
+    list.forEach((p, i) =>
+      outcomes.set(p.delivery.id, { provider: provider.name, outcome: results[i]! }),
+    );
   }
   const finished = clock();
 
@@ -117,23 +134,55 @@ export async function deliverJob(deps: DeliveryWorkerDeps, job: LeasedJob): Prom
     });
     const base = { id: d.id, attempts: attempt, provider: result.provider };
     if (result.outcome.ok) {
-      updates.push({ ...base, status: result.outcome.status, reason: null, lastError: null, providerMessageId: result.outcome.providerMessageId });
-      deps.metrics.deliveryAttempts.inc({ channel: d.channel, provider: result.provider, outcome: 'ok' });
+      updates.push({
+        ...base,
+        status: result.outcome.status,
+        reason: null,
+        lastError: null,
+        providerMessageId: result.outcome.providerMessageId,
+      });
+      deps.metrics.deliveryAttempts.inc({
+        channel: d.channel,
+        provider: result.provider,
+        outcome: 'ok',
+      });
       continue;
     }
     const error = result.outcome.error;
-    deps.metrics.deliveryAttempts.inc({ channel: d.channel, provider: result.provider, outcome: error.kind });
+    deps.metrics.deliveryAttempts.inc({
+      channel: d.channel,
+      provider: result.provider,
+      outcome: error.kind,
+    });
     const decision = decideRetry(error, attempt, maxAttempts, finished, deps.retry);
     if (decision.kind === 'retry') {
-      updates.push({ ...base, status: 'queued', reason: null, lastError: error.message, providerMessageId: null });
+      updates.push({
+        ...base,
+        status: 'queued',
+        reason: null,
+        lastError: error.message,
+        providerMessageId: null,
+      });
       const at = decision.at;
       const list = retries.get(at) ?? [];
       list.push(d.id);
       retries.set(at, list);
     } else if (decision.kind === 'failed') {
-      updates.push({ ...base, status: 'failed', reason: p.error ? 'render-error' : 'provider-rejected', lastError: error.message, providerMessageId: null });
+      updates.push({
+        ...base,
+        status: 'failed',
+        reason: p.error ? 'render-error' : 'provider-rejected',
+        lastError: error.message,
+        providerMessageId: null,
+      });
     } else {
-      updates.push({ ...base, status: 'dead', reason: 'max-attempts', lastError: error.message, providerMessageId: null });
+      updates.push({
+        ...base,
+        status: 'dead',
+        reason: 'max-attempts',
+        lastError: error.message,
+        providerMessageId: null,
+      });
       dead.push({
         id: newId(finished),
         delivery_id: d.id,
@@ -148,7 +197,12 @@ export async function deliverJob(deps: DeliveryWorkerDeps, job: LeasedJob): Prom
   // Retries of this batch that were given the same time travel together in one job.
   const retryJobs: JobInput[] = [];
   for (const [at, ids] of retries) {
-    retryJobs.push({ topic: job.topic, lane: job.lane, payload: { deliveryIds: ids } satisfies DeliverJobPayload, availableAt: at });
+    retryJobs.push({
+      topic: job.topic,
+      lane: job.lane,
+      payload: { deliveryIds: ids } satisfies DeliverJobPayload,
+      availableAt: at,
+    });
   }
 
   await db.transaction().execute(async (tx) => {
@@ -165,7 +219,10 @@ export async function deliverJob(deps: DeliveryWorkerDeps, job: LeasedJob): Prom
     deps.metrics.deliveries.inc({ channel: d.channel, status: u.status });
     if (u.status === 'sent' || u.status === 'delivered') {
       const m = context.messages.get(d.message_id)!;
-      deps.metrics.deliveryLatency.observe({ channel: d.channel }, Math.max(0, finished - m.sendAt) / 1000);
+      deps.metrics.deliveryLatency.observe(
+        { channel: d.channel },
+        Math.max(0, finished - m.sendAt) / 1000,
+      );
     }
   }
   log.debug({ jobId: job.id, deliveries: deliveries.length }, 'delivery job done');
@@ -185,7 +242,9 @@ async function loadContext(db: Db, deliveries: readonly DeliveriesTable[]): Prom
     if (m) messages.set(id, m);
   }
   const categories = new Map(
-    (await getCategoriesByKeys(db, [...new Set([...messages.values()].map((m) => m.categoryKey))])).map((c) => [c.key, c]),
+    (
+      await getCategoriesByKeys(db, [...new Set([...messages.values()].map((m) => m.categoryKey))])
+    ).map((c) => [c.key, c]),
   );
   const sources = new Map<string, Source>();
   for (const id of new Set([...messages.values()].map((m) => m.sourceId))) {
@@ -202,7 +261,11 @@ async function prepare(
   context: Context,
   templates: Map<string, Awaited<ReturnType<typeof resolveTemplate>>>,
 ): Promise<Prepared> {
-  const fail = (message: string): Prepared => ({ delivery, outbound: null, error: new DeliveryError(message, 'permanent') });
+  const fail = (message: string): Prepared => ({
+    delivery,
+    outbound: null,
+    error: new DeliveryError(message, 'permanent'),
+  });
   const message = context.messages.get(delivery.message_id);
   const recipient = context.recipients.get(delivery.user_id);
   if (!message || !recipient) return fail('message or recipient no longer exists');
@@ -217,12 +280,17 @@ async function prepare(
     templates.set(cacheKey, await resolveTemplate(deps.db, message.categoryKey, channel, chain));
   }
   const template = templates.get(cacheKey);
-  if (!template) return fail(`no ${channel} template for ${message.categoryKey} in ${chain.join(', ')}`);
+  if (!template)
+    return fail(`no ${channel} template for ${message.categoryKey} in ${chain.join(', ')}`);
   const sourceView = { key: source?.key ?? '', name: source?.name ?? '' };
   try {
     const content = await deps.renderer.render(
       `${template.category}/${template.channel}/${template.locale} v${template.version}`,
-      { subject: template.subject ?? undefined, title: template.title ?? undefined, body: template.body },
+      {
+        subject: template.subject ?? undefined,
+        title: template.title ?? undefined,
+        body: template.body,
+      },
       renderContext({
         data: message.data,
         recipient,

@@ -55,7 +55,10 @@ export class JobLoop {
       await Promise.all(
         jobs.map((job) =>
           handle(job).catch((err: unknown) => {
-            log.error({ err, loop: this.opts.name, jobId: job.id, topic: job.topic }, 'job failed; it will be retried after its lease');
+            log.error(
+              { err, loop: this.opts.name, jobId: job.id, topic: job.topic },
+              'job failed; it will be retried after its lease',
+            );
           }),
         ),
       );

@@ -7,18 +7,35 @@ const opts = { baseMs: 1000, capMs: 60_000 };
 
 describe('retry policy', () => {
   it('doubles the backoff window per attempt, with half of it jittered', () => {
-    assert.equal(backoffMs(1, opts, () => 0), 500);
-    assert.equal(backoffMs(1, opts, () => 1), 1000);
-    assert.equal(backoffMs(3, opts, () => 0), 2000);
-    assert.equal(backoffMs(3, opts, () => 1), 4000);
+    assert.equal(
+      backoffMs(1, opts, () => 0),
+      500,
+    );
+    assert.equal(
+      backoffMs(1, opts, () => 1),
+      1000,
+    );
+    assert.equal(
+      backoffMs(3, opts, () => 0),
+      2000,
+    );
+    assert.equal(
+      backoffMs(3, opts, () => 1),
+      4000,
+    );
   });
 
   it('never waits longer than the cap', () => {
-    assert.equal(backoffMs(30, opts, () => 1), 60_000);
+    assert.equal(
+      backoffMs(30, opts, () => 1),
+      60_000,
+    );
   });
 
   it('fails a permanent error at once', () => {
-    assert.deepEqual(decideRetry(new DeliveryError('550', 'permanent'), 1, 5, 0, opts), { kind: 'failed' });
+    assert.deepEqual(decideRetry(new DeliveryError('550', 'permanent'), 1, 5, 0, opts), {
+      kind: 'failed',
+    });
   });
 
   it('retries a transient error until the attempt limit, then dead-letters', () => {

@@ -11,7 +11,11 @@ export const DEFAULT_RETRY: RetryOptions = { baseMs: 2_000, capMs: 15 * 60_000 }
  * Exponential backoff with "equal jitter": half the window fixed, half random, so retries of
  * many deliveries that failed together spread out instead of hammering the provider at once.
  */
-export function backoffMs(attempt: number, opts: RetryOptions = DEFAULT_RETRY, random: () => number = Math.random): number {
+export function backoffMs(
+  attempt: number,
+  opts: RetryOptions = DEFAULT_RETRY,
+  random: () => number = Math.random,
+): number {
   const window = Math.min(opts.capMs, opts.baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(window / 2 + random() * (window / 2));
 }

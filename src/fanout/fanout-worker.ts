@@ -114,7 +114,12 @@ export async function fanOut(deps: FanoutDeps, job: LeasedJob): Promise<void> {
       }
       await queue.enqueue(jobs, tx);
       const reached = new Set(created.map((d) => userOf.get(d.id)));
-      await setFanoutProgress(tx, message.id, { status: 'fanning_out', cursor, addRecipients: reached.size }, now);
+      await setFanoutProgress(
+        tx,
+        message.id,
+        { status: 'fanning_out', cursor, addRecipients: reached.size },
+        now,
+      );
       return created;
     });
     if (!(await queue.extendLease(job, deps.leaseMs))) {
@@ -124,12 +129,21 @@ export async function fanOut(deps: FanoutDeps, job: LeasedJob): Promise<void> {
     }
     if (deps.onDeliveriesCreated && created.length > 0) {
       const counts = new Map<string, number>();
-      for (const d of created) counts.set(`${d.channel}\u0000${d.status}`, (counts.get(`${d.channel}\u0000${d.status}`) ?? 0) + 1);
+      for (const d of created)
+        counts.set(
+          `${d.channel}\u0000${d.status}`,
+          (counts.get(`${d.channel}\u0000${d.status}`) ?? 0) + 1,
+        );
       deps.onDeliveriesCreated(counts);
     }
   }
   await db.transaction().execute(async (tx) => {
-    await setFanoutProgress(tx, message.id, { status: 'dispatched', cursor, addRecipients: 0 }, clock());
+    await setFanoutProgress(
+      tx,
+      message.id,
+      { status: 'dispatched', cursor, addRecipients: 0 },
+      clock(),
+    );
     await queue.ack([job], tx);
   });
   deps.log.debug({ messageId }, 'fan-out finished');

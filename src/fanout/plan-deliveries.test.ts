@@ -27,12 +27,17 @@ const base: PlanInput = {
 };
 
 const summary = (input: Partial<PlanInput>) =>
-  planDeliveries({ ...base, ...input }).map((d) => `${d.channel}:${d.status}${d.reason ? `(${d.reason})` : ''}`);
+  planDeliveries({ ...base, ...input }).map(
+    (d) => `${d.channel}:${d.status}${d.reason ? `(${d.reason})` : ''}`,
+  );
 
 describe('planning the deliveries of one recipient', () => {
   it('uses the category defaults and the user locale', () => {
     const plan = planDeliveries(base);
-    assert.deepEqual(plan.map((d) => d.channel), ['in_app', 'sms']);
+    assert.deepEqual(
+      plan.map((d) => d.channel),
+      ['in_app', 'sms'],
+    );
     assert.ok(plan.every((d) => d.status === 'queued' && d.locale === 'zh-CN'));
   });
 
@@ -41,10 +46,10 @@ describe('planning the deliveries of one recipient', () => {
   });
 
   it('suppresses every channel with reason opted-out when the user turned the category off', () => {
-    assert.deepEqual(summary({ preference: { categoryKey: 'c', enabled: false, channels: null } }), [
-      'in_app:suppressed(opted-out)',
-      'sms:suppressed(opted-out)',
-    ]);
+    assert.deepEqual(
+      summary({ preference: { categoryKey: 'c', enabled: false, channels: null } }),
+      ['in_app:suppressed(opted-out)', 'sms:suppressed(opted-out)'],
+    );
   });
 
   it('ignores an opt-out for a mandatory category', () => {
@@ -58,24 +63,33 @@ describe('planning the deliveries of one recipient', () => {
   });
 
   it("uses the user's channel choice instead of the defaults, creating nothing for unchosen channels", () => {
-    assert.deepEqual(summary({ preference: { categoryKey: 'c', enabled: true, channels: ['in_app', 'email'] } }), [
-      'in_app:queued',
-      'email:queued',
-    ]);
+    assert.deepEqual(
+      summary({ preference: { categoryKey: 'c', enabled: true, channels: ['in_app', 'email'] } }),
+      ['in_app:queued', 'email:queued'],
+    );
   });
 
   it('keeps only channels both the producer and the user chose', () => {
     assert.deepEqual(
-      summary({ messageChannels: ['sms', 'email'], preference: { categoryKey: 'c', enabled: true, channels: ['in_app', 'email'] } }),
+      summary({
+        messageChannels: ['sms', 'email'],
+        preference: { categoryKey: 'c', enabled: true, channels: ['in_app', 'email'] },
+      }),
       ['email:queued'],
     );
   });
 
   it('suppresses a channel the recipient has no address for', () => {
-    assert.deepEqual(summary({ messageChannels: ['in_app', 'wechat'] }), ['in_app:queued', 'wechat:suppressed(no-address)']);
+    assert.deepEqual(summary({ messageChannels: ['in_app', 'wechat'] }), [
+      'in_app:queued',
+      'wechat:suppressed(no-address)',
+    ]);
   });
 
   it('suppresses a channel no provider serves, never a silent success', () => {
-    assert.deepEqual(summary({ channelServed: (c) => c === 'in_app' }), ['in_app:queued', 'sms:suppressed(channel-not-configured)']);
+    assert.deepEqual(summary({ channelServed: (c) => c === 'in_app' }), [
+      'in_app:queued',
+      'sms:suppressed(channel-not-configured)',
+    ]);
   });
 });

@@ -39,7 +39,12 @@ export function planDeliveries(input: PlanInput): PlannedDelivery[] {
   const usePrefs = !category.mandatory && preference !== undefined;
 
   if (usePrefs && !preference.enabled) {
-    return requested.map((channel) => ({ channel, status: 'suppressed', reason: 'opted-out', locale }));
+    return requested.map((channel) => ({
+      channel,
+      status: 'suppressed',
+      reason: 'opted-out',
+      locale,
+    }));
   }
   let channels: Channel[] = requested;
   if (usePrefs && preference.channels !== null) {

@@ -17,9 +17,14 @@ function bearer(request: FastifyRequest): string | null {
 }
 
 const unauthenticated = () =>
-  new Problem('unauthenticated', 'Send a valid token as "Authorization: Bearer <token>"', {}, {
-    'WWW-Authenticate': 'Bearer realm="herald"',
-  });
+  new Problem(
+    'unauthenticated',
+    'Send a valid token as "Authorization: Bearer <token>"',
+    {},
+    {
+      'WWW-Authenticate': 'Bearer realm="herald"',
+    },
+  );
 
 export interface AuthGuards {
   admin(request: FastifyRequest): Promise<void>;
@@ -44,7 +49,12 @@ export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): 
       if (!key || key.revoked || !sameDigest(key.hash, sha256(token))) return null;
       const source = await getSourceById(db, key.sourceId);
       if (!source) return null;
-      return { kind: 'source', sourceId: source.id, sourceKey: source.key, categories: source.categories };
+      return {
+        kind: 'source',
+        sourceId: source.id,
+        sourceKey: source.key,
+        categories: source.categories,
+      };
     }
     if (token.startsWith('hs_')) {
       const session = await findSession(db, sha256(token), clock());
@@ -63,10 +73,18 @@ export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): 
       const principal = await identify(request);
       if (!principal) throw unauthenticated();
       if (!kinds.includes(principal.kind)) {
-        throw new Problem('forbidden', `This route needs ${kinds.map((k) => needs[k]).join(' or ')}`);
+        throw new Problem(
+          'forbidden',
+          `This route needs ${kinds.map((k) => needs[k]).join(' or ')}`,
+        );
       }
       request.principal = principal;
     };
   }
-  return { admin: guard('admin'), source: guard('source'), user: guard('user'), sourceOrAdmin: guard('source', 'admin') };
+  return {
+    admin: guard('admin'),
+    source: guard('source'),
+    user: guard('user'),
+    sourceOrAdmin: guard('source', 'admin'),
+  };
 }

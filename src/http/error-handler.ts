@@ -9,18 +9,28 @@ interface ValidationIssue {
 /** Maps anything thrown by a route (or by Fastify itself) to one problem+json response. */
 export function toProblem(err: unknown): Problem {
   if (err instanceof Problem) return err;
-  const fe = err as FastifyError & { validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[] };
+  const fe = err as FastifyError & {
+    validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[];
+  };
   if (fe.validation) {
     const errors: ValidationIssue[] = fe.validation.map((v) => {
-      const missing = v.params && typeof v.params.missingProperty === 'string' ? `/${v.params.missingProperty}` : '';
-      const extra = v.params && typeof v.params.additionalProperty === 'string' ? `/${v.params.additionalProperty}` : '';
+      const missing =
+        v.params && typeof v.params.missingProperty === 'string'
+          ? `/${v.params.missingProperty}`
+          : '';
+      const extra =
+        v.params && typeof v.params.additionalProperty === 'string'
+          ? `/${v.params.additionalProperty}`
+          : '';
       return {
         path: `${fe.validationContext ?? 'body'}${v.instancePath ?? ''}${missing}${extra}`,
         message: v.message ?? 'is invalid',
       };
     });
     const first = errors[0];
-    return new Problem('validation-failed', first ? `${first.path} ${first.message}` : undefined, { errors });
+    return new Problem('validation-failed', first ? `${first.path} ${first.message}` : undefined, {
+      errors,
+    });
   }
   const byFastifyCode: Record<string, ProblemCode> = {
     FST_ERR_CTP_INVALID_JSON_BODY: 'malformed-json',
@@ -30,16 +40,26 @@ export function toProblem(err: unknown): Problem {
     FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation-failed',
   };
   const code = fe.code ? byFastifyCode[fe.code] : undefined;
-  if (code) return new Problem(code, code === 'malformed-json' ? 'The request body is not valid JSON' : fe.message);
+  if (code)
+    return new Problem(
+      code,
+      code === 'malformed-json' ? 'The request body is not valid JSON' : fe.message,
+    );
   if (fe instanceof SyntaxError) return new Problem('malformed-json');
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    const match = (Object.keys(PROBLEM_TYPES) as ProblemCode[]).find((c) => PROBLEM_TYPES[c].status === fe.statusCode);
+    const match = (Object.keys(PROBLEM_TYPES) as ProblemCode[]).find(
+      (c) => PROBLEM_TYPES[c].status === fe.statusCode,
+    );
     return new Problem(match ?? 'validation-failed', fe.message);
   }
   return new Problem('internal', 'An unexpected error occurred; it has been logged.');
 }
 
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  problem: Problem,
+): FastifyReply {
   for (const [k, v] of Object.entries(problem.headers)) reply.header(k, v);
   return reply
     .code(problem.status)
@@ -55,7 +75,11 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, proble
     });
 }
 
-export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function errorHandler(
+  err: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
   const problem = toProblem(err);
   if (problem.status >= 500) request.log.error({ err }, 'request failed');
   return sendProblem(request, reply, problem);

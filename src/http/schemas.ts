@@ -20,13 +20,20 @@ export const ChannelSchema = Type.Union(
   { description: 'Delivery channel' },
 );
 
-export const LocaleSchema = Type.String({ pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$', examples: ['zh-CN', 'en'] });
+export const LocaleSchema = Type.String({
+  pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$',
+  examples: ['zh-CN', 'en'],
+});
 
 export const AudienceFilterSchema = Type.Object(
   {
-    roles: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 })),
+    roles: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 }),
+    ),
     orgPrefix: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    attributes: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 256 }))),
+    attributes: Type.Optional(
+      Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 256 })),
+    ),
   },
   { additionalProperties: false },
 );
@@ -34,9 +41,17 @@ export const AudienceFilterSchema = Type.Object(
 export const AudienceSchema = Type.Object(
   {
     users: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 10000, description: 'External ids (学号/工号)' }),
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+        maxItems: 10000,
+        description: 'External ids (学号/工号)',
+      }),
     ),
-    groups: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100, description: 'Group keys' })),
+    groups: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+        maxItems: 100,
+        description: 'Group keys',
+      }),
+    ),
     filter: Type.Optional(AudienceFilterSchema),
     all: Type.Optional(Type.Boolean({ description: 'Everyone' })),
   },
@@ -45,7 +60,10 @@ export const AudienceSchema = Type.Object(
 
 /** Paginated list wrapper: `nextCursor` is null on the last page. */
 export function Page<T extends TSchema>(item: T) {
-  return Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+  return Type.Object({
+    items: Type.Array(item),
+    nextCursor: Type.Union([Type.String(), Type.Null()]),
+  });
 }
 
 export const problemResponses = {

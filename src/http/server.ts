@@ -29,12 +29,21 @@ export async function createServer(opts: ServerOptions): Promise<Server> {
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, new Problem('not-found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
+    sendProblem(
+      request,
+      reply,
+      new Problem('not-found', `No route for ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
   // Log one line per request without query strings or headers (tokens never reach the log).
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
-      { method: request.method, path: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        path: request.routeOptions.url ?? request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request',
     );
   });
@@ -46,11 +55,16 @@ export async function createServer(opts: ServerOptions): Promise<Server> {
       info: {
         title: 'Herald API',
         version: opts.version,
-        description: 'Unified message platform (统一消息管理平台). Errors are RFC 9457 application/problem+json with a stable `code`.',
+        description:
+          'Unified message platform (统一消息管理平台). Errors are RFC 9457 application/problem+json with a stable `code`.',
       },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'Admin token, source API key (hk_…) or user session (hs_…)' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Admin token, source API key (hk_…) or user session (hs_…)',
+          },
         },
       },
       security: [{ bearer: [] }],

@@ -6,7 +6,15 @@ import type { AuthGuards } from '../http/auth-guards.js';
 import { Problem, notFound } from '../http/problem.js';
 import { problemResponses, ProblemSchema } from '../http/schemas.js';
 import type { InboxHub } from './inbox-hub.js';
-import { inboxAfter, lastInboxSeq, listInbox, markAllRead, markRead, unreadCount, type InboxItem } from './inbox-store.js';
+import {
+  inboxAfter,
+  lastInboxSeq,
+  listInbox,
+  markAllRead,
+  markRead,
+  unreadCount,
+  type InboxItem,
+} from './inbox-store.js';
 
 const InboxItemSchema = Type.Object({
   id: Type.String(),
@@ -62,12 +70,18 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
         summary: 'My inbox, newest first',
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-          cursor: Type.Optional(Type.String({ pattern: '^\\d+$', description: 'nextCursor of the previous page' })),
+          cursor: Type.Optional(
+            Type.String({ pattern: '^\\d+$', description: 'nextCursor of the previous page' }),
+          ),
           unread: Type.Optional(Type.Boolean({ description: 'Only unread items' })),
           category: Type.Optional(Type.String()),
         }),
         response: {
-          200: Type.Object({ items: Type.Array(InboxItemSchema), nextCursor: Type.Union([Type.String(), Type.Null()]), unread: Type.Integer() }),
+          200: Type.Object({
+            items: Type.Array(InboxItemSchema),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+            unread: Type.Integer(),
+          }),
           ...problemResponses,
         },
       },
@@ -94,7 +108,11 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
     '/v1/me/inbox/unread-count',
     {
       preHandler: guards.user,
-      schema: { tags: ['inbox'], summary: 'How many unread items I have', response: { 200: Type.Object({ unread: Type.Integer() }), ...problemResponses } },
+      schema: {
+        tags: ['inbox'],
+        summary: 'How many unread items I have',
+        response: { 200: Type.Object({ unread: Type.Integer() }), ...problemResponses },
+      },
     },
     async (request) => ({ unread: await unreadCount(db, userId(request.principal)) }),
   );
@@ -123,7 +141,11 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
     '/v1/me/inbox/read-all',
     {
       preHandler: guards.user,
-      schema: { tags: ['inbox'], summary: 'Mark all my items read', response: { 200: Type.Object({ marked: Type.Integer() }), ...problemResponses } },
+      schema: {
+        tags: ['inbox'],
+        summary: 'Mark all my items read',
+        response: { 200: Type.Object({ marked: Type.Integer() }), ...problemResponses },
+      },
     },
     async (request) => {
       const me = userId(request.principal);
@@ -149,10 +171,20 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
     async (request, reply) => {
       const me = userId(request.principal);
       if (hub.connections(me) >= maxPerUser || hub.connections() >= maxAll) {
-        throw new Problem('too-many-requests', 'Too many open streams', {}, { 'Retry-After': '10' });
+        throw new Problem(
+          'too-many-requests',
+          'Too many open streams',
+          {},
+          { 'Retry-After': '10' },
+        );
       }
       const header = request.headers['last-event-id'];
-      const resume = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : request.query.after !== undefined ? Number(request.query.after) : null;
+      const resume =
+        typeof header === 'string' && /^\d+$/.test(header)
+          ? Number(header)
+          : request.query.after !== undefined
+            ? Number(request.query.after)
+            : null;
 
       // Start from where the client is, or from now; anything committed after this read has a
       // higher seq and is picked up by the first flush below.
@@ -184,12 +216,17 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
               const items = await inboxAfter(db, me, lastSent, 200);
               for (const item of items) {
                 if (closed) return;
-                res.write(`id: ${item.seq}\nevent: inbox\ndata: ${JSON.stringify(inboxItemView(item))}\n\n`);
+                res.write(
+                  `id: ${item.seq}\nevent: inbox\ndata: ${JSON.stringify(inboxItemView(item))}\n\n`,
+                );
                 lastSent = item.seq;
               }
               if (items.length < 200) break;
             }
-            if (!closed) res.write(`event: unread\ndata: ${JSON.stringify({ unread: await unreadCount(db, me) })}\n\n`);
+            if (!closed)
+              res.write(
+                `event: unread\ndata: ${JSON.stringify({ unread: await unreadCount(db, me) })}\n\n`,
+              );
           } while (again && !closed);
         } catch (err) {
           request.log.warn({ err }, 'inbox stream read failed; closing it');

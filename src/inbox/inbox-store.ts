@@ -38,13 +38,20 @@ export type NewInboxItem = Omit<InboxItemsTable, 'seq' | 'read_at'>;
  * sequence numbers are gap-free per commit order and SSE can resume from any of them. Items
  * whose delivery already has one (a retry after a crash) are returned as they are.
  */
-export async function addInboxItems(tx: Tx, items: readonly NewInboxItem[]): Promise<{ item: InboxItem; created: boolean }[]> {
+export async function addInboxItems(
+  tx: Tx,
+  items: readonly NewInboxItem[],
+): Promise<{ item: InboxItem; created: boolean }[]> {
   if (items.length === 0) return [];
   const existing = new Map<string, InboxItemsTable>();
   for (const r of await tx
     .selectFrom('inbox_items')
     .selectAll()
-    .where('delivery_id', 'in', items.map((i) => i.delivery_id))
+    .where(
+      'delivery_id',
+      'in',
+      items.map((i) => i.delivery_id),
+    )
     .execute()) {
     existing.set(r.delivery_id, r);
   }
@@ -81,12 +88,17 @@ export async function addInboxItems(tx: Tx, items: readonly NewInboxItem[]): Pro
     return { ...i, seq, read_at: null };
   });
   for (let i = 0; i < rows.length; i += 500) {
-    await tx.insertInto('inbox_items').values(rows.slice(i, i + 500)).execute();
+    await tx
+      .insertInto('inbox_items')
+      .values(rows.slice(i, i + 500))
+      .execute();
   }
   const byDelivery = new Map(rows.map((r) => [r.delivery_id, r]));
   return items.map((i) => {
     const prior = existing.get(i.delivery_id);
-    return prior ? { item: toInboxItem(prior), created: false } : { item: toInboxItem(byDelivery.get(i.delivery_id)!), created: true };
+    return prior
+      ? { item: toInboxItem(prior), created: false }
+      : { item: toInboxItem(byDelivery.get(i.delivery_id)!), created: true };
   });
 }
 
@@ -104,7 +116,12 @@ export async function listInbox(
 }
 
 /** Items after a sequence number, oldest first (SSE catch-up). */
-export async function inboxAfter(db: Db, userId: string, afterSeq: number, limit: number): Promise<InboxItem[]> {
+export async function inboxAfter(
+  db: Db,
+  userId: string,
+  afterSeq: number,
+  limit: number,
+): Promise<InboxItem[]> {
   const rows = await db
     .selectFrom('inbox_items')
     .selectAll()
@@ -117,7 +134,11 @@ export async function inboxAfter(db: Db, userId: string, afterSeq: number, limit
 }
 
 export async function lastInboxSeq(db: Db, userId: string): Promise<number> {
-  const row = await db.selectFrom('users').select('inbox_seq').where('id', '=', userId).executeTakeFirst();
+  const row = await db
+    .selectFrom('users')
+    .select('inbox_seq')
+    .where('id', '=', userId)
+    .executeTakeFirst();
   return row ? Number(row.inbox_seq) : 0;
 }
 
@@ -132,7 +153,12 @@ export async function unreadCount(db: Db, userId: string): Promise<number> {
 }
 
 /** Marks one of the user's items read; false when the user has no such item. */
-export async function markRead(db: Db, userId: string, itemId: string, now: number): Promise<InboxItem | null> {
+export async function markRead(
+  db: Db,
+  userId: string,
+  itemId: string,
+  now: number,
+): Promise<InboxItem | null> {
   await db
     .updateTable('inbox_items')
     .set({ read_at: now })

@@ -31,7 +31,9 @@ export const idempotencyRecords = {
         .selectFrom('idempotency_keys')
         .selectAll()
         .where((eb) =>
-          eb.or(chunk.map((k) => eb.and([eb('source_id', '=', k.sourceId), eb('key', '=', k.key)]))),
+          eb.or(
+            chunk.map((k) => eb.and([eb('source_id', '=', k.sourceId), eb('key', '=', k.key)])),
+          ),
         )
         .where('expires_at', '>', now)
         .execute();
@@ -40,7 +42,9 @@ export const idempotencyRecords = {
           requestHash: r.request_hash,
           state: r.state,
           responseStatus: Number(r.response_status ?? 0),
-          responseBody: r.response_body ? (JSON.parse(r.response_body) as Record<string, unknown>) : {},
+          responseBody: r.response_body
+            ? (JSON.parse(r.response_body) as Record<string, unknown>)
+            : {},
         });
       }
     }
@@ -49,7 +53,13 @@ export const idempotencyRecords = {
 
   async store(
     tx: Tx,
-    records: readonly { sourceId: string; key: string; hash: string; status: number; body: unknown }[],
+    records: readonly {
+      sourceId: string;
+      key: string;
+      hash: string;
+      status: number;
+      body: unknown;
+    }[],
     now: number,
     expiresAt: number,
   ): Promise<void> {
@@ -71,14 +81,17 @@ export const idempotencyRecords = {
           })),
         )
         .onConflict((oc) =>
-          oc.columns(['source_id', 'key']).doUpdateSet((eb) => ({
-            request_hash: eb.ref('excluded.request_hash'),
-            state: eb.ref('excluded.state'),
-            response_status: eb.ref('excluded.response_status'),
-            response_body: eb.ref('excluded.response_body'),
-            created_at: eb.ref('excluded.created_at'),
-            expires_at: eb.ref('excluded.expires_at'),
-          })).where('idempotency_keys.expires_at', '<=', now),
+          oc
+            .columns(['source_id', 'key'])
+            .doUpdateSet((eb) => ({
+              request_hash: eb.ref('excluded.request_hash'),
+              state: eb.ref('excluded.state'),
+              response_status: eb.ref('excluded.response_status'),
+              response_body: eb.ref('excluded.response_body'),
+              created_at: eb.ref('excluded.created_at'),
+              expires_at: eb.ref('excluded.expires_at'),
+            }))
+            .where('idempotency_keys.expires_at', '<=', now),
         )
         .execute();
     }

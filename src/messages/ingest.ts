@@ -48,7 +48,9 @@ export function requestHash(body: unknown): string {
               .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
           )
         : v;
-  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(body)))
+    .digest('hex');
 }
 
 interface Pending {
@@ -126,7 +128,8 @@ export class Ingest {
         if (!prior) continue;
         if (prior.requestHash !== p.hash) outcomes.set(p, keyReused());
         else if (prior.state !== 'done') outcomes.set(p, inProgress());
-        else outcomes.set(p, { status: prior.responseStatus, body: prior.responseBody, replay: true });
+        else
+          outcomes.set(p, { status: prior.responseStatus, body: prior.responseBody, replay: true });
       }
 
       // 2. Validation of everything still open.
@@ -137,8 +140,19 @@ export class Ingest {
         ),
       );
       const rows: MessagesTable[] = [];
-      const jobs: { topic: string; lane: Category['priority']; payload: unknown; availableAt: number }[] = [];
-      const records: { sourceId: string; key: string; hash: string; status: number; body: unknown }[] = [];
+      const jobs: {
+        topic: string;
+        lane: Category['priority'];
+        payload: unknown;
+        availableAt: number;
+      }[] = [];
+      const records: {
+        sourceId: string;
+        key: string;
+        hash: string;
+        status: number;
+        body: unknown;
+      }[] = [];
       for (const p of open) {
         const problem = await this.validate(tx, p.request, categories, now);
         if (problem) {
@@ -167,10 +181,21 @@ export class Ingest {
           created_at: now,
           updated_at: now,
         });
-        jobs.push({ topic: FANOUT_TOPIC, lane: category.priority, payload: { messageId: id }, availableAt: Math.max(sendAt, now) });
+        jobs.push({
+          topic: FANOUT_TOPIC,
+          lane: category.priority,
+          payload: { messageId: id },
+          availableAt: Math.max(sendAt, now),
+        });
         const result: Accepted = { status: 202, body: { id, status }, replay: false };
         if (idempotencyKey !== null) {
-          records.push({ sourceId, key: idempotencyKey, hash: p.hash, status: 202, body: result.body });
+          records.push({
+            sourceId,
+            key: idempotencyKey,
+            hash: p.hash,
+            status: 202,
+            body: result.body,
+          });
         }
         outcomes.set(p, result);
         accepted++;
@@ -205,14 +230,18 @@ export class Ingest {
     }
     if (body.sendAt !== undefined) {
       const at = Date.parse(body.sendAt);
-      if (Number.isNaN(at)) return new Problem('validation-failed', 'sendAt must be an ISO 8601 date-time');
+      if (Number.isNaN(at))
+        return new Problem('validation-failed', 'sendAt must be an ISO 8601 date-time');
       if (at > now + 366 * 24 * 3600 * 1000) {
         return new Problem('validation-failed', 'sendAt may be at most one year ahead');
       }
     }
     const to = body.to;
     if (!to.all && !to.users?.length && !to.groups?.length && !hasFilter(to)) {
-      return new Problem('validation-failed', 'to must select at least one recipient (users, groups, filter or all)');
+      return new Problem(
+        'validation-failed',
+        'to must select at least one recipient (users, groups, filter or all)',
+      );
     }
     const { unknownUsers, unknownGroups } = await checkAudience(tx, to);
     if (unknownUsers.length > 0 || unknownGroups.length > 0) {
@@ -235,6 +264,11 @@ function hasFilter(to: Audience): boolean {
 }
 
 const inProgress = () =>
-  new Problem('idempotency-in-progress', 'Retry after the first request has finished', {}, { 'Retry-After': '1' });
+  new Problem(
+    'idempotency-in-progress',
+    'Retry after the first request has finished',
+    {},
+    { 'Retry-After': '1' },
+  );
 const keyReused = () =>
   new Problem('idempotency-key-reused', 'Use a new Idempotency-Key for a different request body');

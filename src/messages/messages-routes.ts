@@ -3,7 +3,14 @@ import type { Db } from '../store/database.js';
 import type { Server } from '../http/server-types.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import { Problem, notFound } from '../http/problem.js';
-import { AudienceSchema, ChannelSchema, LocaleSchema, Page, ProblemSchema, problemResponses } from '../http/schemas.js';
+import {
+  AudienceSchema,
+  ChannelSchema,
+  LocaleSchema,
+  Page,
+  ProblemSchema,
+  problemResponses,
+} from '../http/schemas.js';
 import { countDeliveries, getMessage, listMessages, type StoredMessage } from './messages-store.js';
 import { listDeliveries } from '../deliveries/deliveries-store.js';
 import { getSourceById } from '../sources/sources-store.js';
@@ -14,10 +21,20 @@ const SendBodySchema = Type.Object(
   {
     category: Type.String({ minLength: 1, maxLength: 64, examples: ['exam.reminder'] }),
     to: AudienceSchema,
-    data: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Template variables' })),
-    channels: Type.Optional(Type.Array(ChannelSchema, { minItems: 1, maxItems: 9, description: 'Default: the category\'s (or each user\'s) channels' })),
+    data: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: 'Template variables' }),
+    ),
+    channels: Type.Optional(
+      Type.Array(ChannelSchema, {
+        minItems: 1,
+        maxItems: 9,
+        description: "Default: the category's (or each user's) channels",
+      }),
+    ),
     locale: Type.Optional(LocaleSchema),
-    sendAt: Type.Optional(Type.String({ format: 'date-time', description: 'Hold the message until then' })),
+    sendAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Hold the message until then' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -32,7 +49,9 @@ const MessageSchema = Type.Object({
   source: Type.String(),
   category: Type.String(),
   priority: Type.String(),
-  status: Type.String({ description: 'scheduled | accepted | fanning_out | dispatched | completed' }),
+  status: Type.String({
+    description: 'scheduled | accepted | fanning_out | dispatched | completed',
+  }),
   to: Type.Unknown(),
   data: Type.Unknown(),
   channels: Type.Union([Type.Array(Type.String()), Type.Null()]),
@@ -74,7 +93,10 @@ export function messagesRoutes(app: Server, deps: MessagesRoutesDeps): void {
   const { db, guards } = deps;
 
   /** A source sees only its own messages (404 otherwise: no hint that the id exists); admins see all. */
-  async function visibleMessage(principal: NonNullable<import('../http/server-types.js').Principal>, id: string): Promise<StoredMessage> {
+  async function visibleMessage(
+    principal: NonNullable<import('../http/server-types.js').Principal>,
+    id: string,
+  ): Promise<StoredMessage> {
     const message = await getMessage(db, id);
     if (!message || (principal.kind === 'source' && message.sourceId !== principal.sourceId)) {
       throw notFound(`Message ${id}`);
@@ -123,7 +145,13 @@ export function messagesRoutes(app: Server, deps: MessagesRoutesDeps): void {
           'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
         }),
         body: SendBodySchema,
-        response: { 202: AcceptedSchema, ...problemResponses, 409: ProblemSchema, 413: ProblemSchema, 422: ProblemSchema },
+        response: {
+          202: AcceptedSchema,
+          ...problemResponses,
+          409: ProblemSchema,
+          413: ProblemSchema,
+          422: ProblemSchema,
+        },
       },
     },
     async (request, reply) => {

@@ -47,7 +47,10 @@ export function toMessage(r: MessagesTable): StoredMessage {
 export async function insertMessages(db: Db, rows: readonly MessagesTable[]): Promise<void> {
   // 15 columns per row: stay far below SQLite's bound-parameter limit.
   for (let i = 0; i < rows.length; i += 500) {
-    await db.insertInto('messages').values(rows.slice(i, i + 500)).execute();
+    await db
+      .insertInto('messages')
+      .values(rows.slice(i, i + 500))
+      .execute();
   }
 }
 

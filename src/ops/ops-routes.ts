@@ -6,10 +6,20 @@ import { Problem } from '../http/problem.js';
 import { ProblemSchema } from '../http/schemas.js';
 import type { Metrics } from './metrics.js';
 
-export function opsRoutes(app: Server, deps: { db: Db; metrics: Metrics; isReady: () => boolean }): void {
+export function opsRoutes(
+  app: Server,
+  deps: { db: Db; metrics: Metrics; isReady: () => boolean },
+): void {
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], summary: 'Liveness: the process is up', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: the process is up',
+        security: [],
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -24,18 +34,28 @@ export function opsRoutes(app: Server, deps: { db: Db; metrics: Metrics; isReady
       },
     },
     async () => {
-      if (!deps.isReady()) throw new Problem('unavailable', 'Starting up', {}, { 'Retry-After': '1' });
+      if (!deps.isReady())
+        throw new Problem('unavailable', 'Starting up', {}, { 'Retry-After': '1' });
       try {
         await sql`select 1`.execute(deps.db);
       } catch {
-        throw new Problem('unavailable', 'The database does not answer', {}, { 'Retry-After': '5' });
+        throw new Problem(
+          'unavailable',
+          'The database does not answer',
+          {},
+          { 'Retry-After': '5' },
+        );
       }
       return { status: 'ready' as const };
     },
   );
 
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', security: [] } }, async (_request, reply) => {
-    reply.type(deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
-  });
+  app.get(
+    '/metrics',
+    { schema: { tags: ['operations'], summary: 'Prometheus metrics', security: [] } },
+    async (_request, reply) => {
+      reply.type(deps.metrics.registry.contentType);
+      return deps.metrics.registry.metrics();
+    },
+  );
 }

@@ -7,7 +7,12 @@ import { Problem, notFound } from '../http/problem.js';
 import { ChannelSchema, LocaleSchema, problemResponses, ProblemSchema } from '../http/schemas.js';
 import { listCategories } from '../categories/categories-store.js';
 import { getUserById } from '../recipients/users-store.js';
-import { putUserPreferences, setUserLocale, userPreferences, type CategoryPreference } from './preferences-store.js';
+import {
+  putUserPreferences,
+  setUserLocale,
+  userPreferences,
+  type CategoryPreference,
+} from './preferences-store.js';
 import { maskEmail, maskPhone } from './mask.js';
 
 const PreferencesSchema = Type.Object({
@@ -80,7 +85,11 @@ export function preferencesRoutes(app: Server, deps: PreferencesRoutesDeps): voi
     '/v1/me/preferences',
     {
       preHandler: guards.user,
-      schema: { tags: ['preferences'], summary: 'My notification preferences', response: { 200: PreferencesSchema, ...problemResponses } },
+      schema: {
+        tags: ['preferences'],
+        summary: 'My notification preferences',
+        response: { 200: PreferencesSchema, ...problemResponses },
+      },
     },
     async (request) => view((request.principal as { userId: string }).userId),
   );
@@ -103,7 +112,9 @@ export function preferencesRoutes(app: Server, deps: PreferencesRoutesDeps): voi
                   {
                     key: Type.String(),
                     enabled: Type.Optional(Type.Boolean()),
-                    channels: Type.Optional(Type.Union([Type.Array(ChannelSchema, { maxItems: 9 }), Type.Null()])),
+                    channels: Type.Optional(
+                      Type.Union([Type.Array(ChannelSchema, { maxItems: 9 }), Type.Null()]),
+                    ),
                   },
                   { additionalProperties: false },
                 ),
@@ -125,14 +136,25 @@ export function preferencesRoutes(app: Server, deps: PreferencesRoutesDeps): voi
       for (const c of categories) {
         const category = known.get(c.key);
         if (!category) throw new Problem('unknown-category', `There is no category "${c.key}"`);
-        if (category.mandatory && (c.enabled === false || (c.channels !== undefined && c.channels !== null))) {
-          throw new Problem('validation-failed', `"${c.key}" is mandatory: it cannot be turned off or limited to some channels`);
+        if (
+          category.mandatory &&
+          (c.enabled === false || (c.channels !== undefined && c.channels !== null))
+        ) {
+          throw new Problem(
+            'validation-failed',
+            `"${c.key}" is mandatory: it cannot be turned off or limited to some channels`,
+          );
         }
         const prior = current.get(c.key);
         updates.push({
           categoryKey: c.key,
           enabled: c.enabled ?? prior?.enabled ?? true,
-          channels: c.channels === undefined ? (prior?.channels ?? null) : c.channels === null ? null : [...new Set(c.channels)],
+          channels:
+            c.channels === undefined
+              ? (prior?.channels ?? null)
+              : c.channels === null
+                ? null
+                : [...new Set(c.channels)],
         });
       }
       const now = deps.clock();

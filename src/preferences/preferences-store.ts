@@ -35,7 +35,11 @@ export async function preferencesFor(
 }
 
 export async function userPreferences(db: Db, userId: string): Promise<CategoryPreference[]> {
-  const rows = await db.selectFrom('preferences').selectAll().where('user_id', '=', userId).execute();
+  const rows = await db
+    .selectFrom('preferences')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .execute();
   return rows.map(toPreference);
 }
 
@@ -69,6 +73,11 @@ export async function putUserPreferences(
 }
 
 /** The user's language is a preference too; it lives on the user row. */
-export async function setUserLocale(db: Db, userId: string, locale: string, now: number): Promise<void> {
+export async function setUserLocale(
+  db: Db,
+  userId: string,
+  locale: string,
+  now: number,
+): Promise<void> {
   await db.updateTable('users').set({ locale, updated_at: now }).where('id', '=', userId).execute();
 }

@@ -38,8 +38,20 @@ const ApiKeySchema = Type.Object({
 });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const sourceView = (s: Source) => ({ key: s.key, name: s.name, categories: [...s.categories], createdAt: iso(s.createdAt)!, updatedAt: iso(s.updatedAt)! });
-const keyView = (k: ApiKeyInfo) => ({ id: k.id, prefix: k.prefix, createdAt: iso(k.createdAt)!, revokedAt: iso(k.revokedAt), lastUsedAt: iso(k.lastUsedAt) });
+const sourceView = (s: Source) => ({
+  key: s.key,
+  name: s.name,
+  categories: [...s.categories],
+  createdAt: iso(s.createdAt)!,
+  updatedAt: iso(s.updatedAt)!,
+});
+const keyView = (k: ApiKeyInfo) => ({
+  id: k.id,
+  prefix: k.prefix,
+  createdAt: iso(k.createdAt)!,
+  revokedAt: iso(k.revokedAt),
+  lastUsedAt: iso(k.lastUsedAt),
+});
 
 export interface SourcesRoutesDeps {
   readonly db: Db;
@@ -53,7 +65,10 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
   async function checkCategories(keys: readonly string[]): Promise<void> {
     const found = new Set((await getCategoriesByKeys(db, keys)).map((c) => c.key));
     const missing = keys.filter((k) => !found.has(k));
-    if (missing.length > 0) throw new Problem('unknown-category', `Unknown categories: ${missing.join(', ')}`, { unknown: missing });
+    if (missing.length > 0)
+      throw new Problem('unknown-category', `Unknown categories: ${missing.join(', ')}`, {
+        unknown: missing,
+      });
   }
 
   async function mustGet(key: string): Promise<Source> {
@@ -62,9 +77,20 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
     return s;
   }
 
-  app.get('/v1/sources', { preHandler: guards.admin, schema: { tags: ['sources'], summary: 'List sources', response: { 200: Type.Object({ items: Type.Array(SourceSchema) }), ...problemResponses } } }, async () => ({
-    items: (await listSources(db)).map(sourceView),
-  }));
+  app.get(
+    '/v1/sources',
+    {
+      preHandler: guards.admin,
+      schema: {
+        tags: ['sources'],
+        summary: 'List sources',
+        response: { 200: Type.Object({ items: Type.Array(SourceSchema) }), ...problemResponses },
+      },
+    },
+    async () => ({
+      items: (await listSources(db)).map(sourceView),
+    }),
+  );
 
   app.post(
     '/v1/sources',
@@ -77,25 +103,46 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
           {
             key: Type.String({ pattern: KeyPattern, examples: ['jwc'] }),
             name: Type.String({ minLength: 1, maxLength: 100, examples: ['教务处'] }),
-            categories: Type.Array(Type.String(), { description: 'Categories this source may send', maxItems: 200 }),
+            categories: Type.Array(Type.String(), {
+              description: 'Categories this source may send',
+              maxItems: 200,
+            }),
           },
           { additionalProperties: false },
         ),
-        response: { 201: SourceSchema, ...problemResponses, 409: ProblemSchema, 422: ProblemSchema },
+        response: {
+          201: SourceSchema,
+          ...problemResponses,
+          409: ProblemSchema,
+          422: ProblemSchema,
+        },
       },
     },
     async (request, reply) => {
       const { key, name, categories } = request.body;
       await checkCategories(categories);
-      if (await getSourceByKey(db, key)) throw new Problem('conflict', `Source ${key} already exists`);
-      const source = await insertSource(db, { key, name, categories: [...new Set(categories)] }, deps.clock());
+      if (await getSourceByKey(db, key))
+        throw new Problem('conflict', `Source ${key} already exists`);
+      const source = await insertSource(
+        db,
+        { key, name, categories: [...new Set(categories)] },
+        deps.clock(),
+      );
       return reply.code(201).send(sourceView(source));
     },
   );
 
   app.get(
     '/v1/sources/:key',
-    { preHandler: guards.admin, schema: { tags: ['sources'], summary: 'A source', params: Type.Object({ key: Type.String() }), response: { 200: SourceSchema, ...problemResponses } } },
+    {
+      preHandler: guards.admin,
+      schema: {
+        tags: ['sources'],
+        summary: 'A source',
+        params: Type.Object({ key: Type.String() }),
+        response: { 200: SourceSchema, ...problemResponses },
+      },
+    },
     async (request) => sourceView(await mustGet(request.params.key)),
   );
 
@@ -105,10 +152,13 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       preHandler: guards.admin,
       schema: {
         tags: ['sources'],
-        summary: 'Change a source\'s name or allowed categories',
+        summary: "Change a source's name or allowed categories",
         params: Type.Object({ key: Type.String() }),
         body: Type.Object(
-          { name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })), categories: Type.Optional(Type.Array(Type.String(), { maxItems: 200 })) },
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+            categories: Type.Optional(Type.Array(Type.String(), { maxItems: 200 })),
+          },
           { additionalProperties: false },
         ),
         response: { 200: SourceSchema, ...problemResponses, 422: ProblemSchema },
@@ -120,7 +170,10 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       const updated = await updateSource(
         db,
         request.params.key,
-        { ...(name !== undefined ? { name } : {}), ...(categories ? { categories: [...new Set(categories)] } : {}) },
+        {
+          ...(name !== undefined ? { name } : {}),
+          ...(categories ? { categories: [...new Set(categories)] } : {}),
+        },
         deps.clock(),
       );
       if (!updated) throw notFound(`Source ${request.params.key}`);
@@ -142,7 +195,8 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
     async (request, reply) => {
       const result = await deleteSource(db, request.params.key);
       if (result === 'missing') throw notFound(`Source ${request.params.key}`);
-      if (result === 'in-use') throw new Problem('conflict', 'This source has sent messages; revoke its API keys instead');
+      if (result === 'in-use')
+        throw new Problem('conflict', 'This source has sent messages; revoke its API keys instead');
       return reply.code(204).send(null);
     },
   );
@@ -151,7 +205,12 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
     '/v1/sources/:key/api-keys',
     {
       preHandler: guards.admin,
-      schema: { tags: ['sources'], summary: 'A source\'s API keys (never the secrets)', params: Type.Object({ key: Type.String() }), response: { 200: Type.Object({ items: Type.Array(ApiKeySchema) }), ...problemResponses } },
+      schema: {
+        tags: ['sources'],
+        summary: "A source's API keys (never the secrets)",
+        params: Type.Object({ key: Type.String() }),
+        response: { 200: Type.Object({ items: Type.Array(ApiKeySchema) }), ...problemResponses },
+      },
     },
     async (request) => {
       const source = await mustGet(request.params.key);
@@ -167,7 +226,10 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
         tags: ['sources'],
         summary: 'Create an API key; the secret is in this response only',
         params: Type.Object({ key: Type.String() }),
-        response: { 201: Type.Intersect([ApiKeySchema, Type.Object({ secret: Type.String() })]), ...problemResponses },
+        response: {
+          201: Type.Intersect([ApiKeySchema, Type.Object({ secret: Type.String() })]),
+          ...problemResponses,
+        },
       },
     },
     async (request, reply) => {

@@ -93,26 +93,48 @@ export async function updateSource(
 export async function deleteSource(db: Db, key: string): Promise<'deleted' | 'missing' | 'in-use'> {
   const source = await getSourceByKey(db, key);
   if (!source) return 'missing';
-  const used = await db.selectFrom('messages').select('id').where('source_id', '=', source.id).limit(1).executeTakeFirst();
+  const used = await db
+    .selectFrom('messages')
+    .select('id')
+    .where('source_id', '=', source.id)
+    .limit(1)
+    .executeTakeFirst();
   if (used) return 'in-use';
   await db.deleteFrom('sources').where('id', '=', source.id).execute();
   return 'deleted';
 }
 
 /** Creates an API key; the secret is returned here once and only its hash is stored. */
-export async function createApiKey(db: Db, sourceId: string, now: number): Promise<{ info: ApiKeyInfo; secret: string }> {
+export async function createApiKey(
+  db: Db,
+  sourceId: string,
+  now: number,
+): Promise<{ info: ApiKeyInfo; secret: string }> {
   const prefix = randomBytes(6).toString('hex');
   const secret = `hk_${prefix}_${randomBytes(32).toString('base64url')}`;
   const id = newId(now);
   await db
     .insertInto('api_keys')
-    .values({ id, source_id: sourceId, prefix, hash: sha256(secret), created_at: now, revoked_at: null, last_used_at: null })
+    .values({
+      id,
+      source_id: sourceId,
+      prefix,
+      hash: sha256(secret),
+      created_at: now,
+      revoked_at: null,
+      last_used_at: null,
+    })
     .execute();
   return { info: { id, prefix, createdAt: now, revokedAt: null, lastUsedAt: null }, secret };
 }
 
 export async function listApiKeys(db: Db, sourceId: string): Promise<ApiKeyInfo[]> {
-  const rows = await db.selectFrom('api_keys').selectAll().where('source_id', '=', sourceId).orderBy('created_at').execute();
+  const rows = await db
+    .selectFrom('api_keys')
+    .selectAll()
+    .where('source_id', '=', sourceId)
+    .orderBy('created_at')
+    .execute();
   return rows.map((r) => ({
     id: r.id,
     prefix: r.prefix,
@@ -122,7 +144,12 @@ export async function listApiKeys(db: Db, sourceId: string): Promise<ApiKeyInfo[
   }));
 }
 
-export async function revokeApiKey(db: Db, sourceId: string, keyId: string, now: number): Promise<boolean> {
+export async function revokeApiKey(
+  db: Db,
+  sourceId: string,
+  keyId: string,
+  now: number,
+): Promise<boolean> {
   const res = await db
     .updateTable('api_keys')
     .set({ revoked_at: now })
@@ -139,7 +166,10 @@ export function apiKeyPrefix(secret: string): string | null {
   return m ? m[1]! : null;
 }
 
-export async function findApiKey(db: Db, prefix: string): Promise<{ sourceId: string; hash: string; revoked: boolean } | null> {
+export async function findApiKey(
+  db: Db,
+  prefix: string,
+): Promise<{ sourceId: string; hash: string; revoked: boolean } | null> {
   const row = await db
     .selectFrom('api_keys')
     .select(['source_id', 'hash', 'revoked_at'])

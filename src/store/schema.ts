@@ -7,13 +7,7 @@ import type { Generated } from 'kysely';
 
 export type Priority = 'urgent' | 'normal' | 'bulk';
 
-export type DeliveryStatus =
-  | 'queued'
-  | 'sent'
-  | 'delivered'
-  | 'failed'
-  | 'dead'
-  | 'suppressed';
+export type DeliveryStatus = 'queued' | 'sent' | 'delivered' | 'failed' | 'dead' | 'suppressed';
 
 export interface UsersTable {
   id: string;

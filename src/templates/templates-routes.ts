@@ -37,7 +37,9 @@ const Parts = {
       Type.Null(),
     ]),
   ),
-  body: Text('Body (Liquid). Variables: `data.*` (the message data), `recipient.*`, `source.*`, `message.*`'),
+  body: Text(
+    'Body (Liquid). Variables: `data.*` (the message data), `recipient.*`, `source.*`, `message.*`',
+  ),
 };
 
 const TemplateSchema = Type.Object(

@@ -1,13 +1,23 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN_TOKEN, client, eventually, startTestHerald, type TestHerald } from '../support/test-herald.js';
+import {
+  ADMIN_TOKEN,
+  client,
+  eventually,
+  startTestHerald,
+  type TestHerald,
+} from '../support/test-herald.js';
 import { DEMO_EXAMPLES } from '../../src/demo/demo-seed.js';
 
 describe('POST /v1/messages and message status', () => {
   let t: TestHerald;
   let jwc: ReturnType<typeof client>;
   let admin: ReturnType<typeof client>;
-  const exam = (users: string[] = ['2024010101']) => ({ category: 'exam.reminder', to: { users }, data: DEMO_EXAMPLES['exam.reminder'] });
+  const exam = (users: string[] = ['2024010101']) => ({
+    category: 'exam.reminder',
+    to: { users },
+    data: DEMO_EXAMPLES['exam.reminder'],
+  });
 
   async function messageCount(): Promise<number> {
     let n = 0;
@@ -63,13 +73,17 @@ describe('POST /v1/messages and message status', () => {
       const body = exam();
       const first = await jwc('POST', '/v1/messages', body, { 'idempotency-key': 'exam-order' });
       const reordered = { data: body.data, to: body.to, category: body.category };
-      const again = await jwc('POST', '/v1/messages', reordered, { 'idempotency-key': 'exam-order' });
+      const again = await jwc('POST', '/v1/messages', reordered, {
+        'idempotency-key': 'exam-order',
+      });
       assert.equal(again.body.id, first.body.id);
     });
 
     it('refuses the same key with a different body with 422', async () => {
       await jwc('POST', '/v1/messages', exam(), { 'idempotency-key': 'exam-2' });
-      const res = await jwc('POST', '/v1/messages', exam(['2024010102']), { 'idempotency-key': 'exam-2' });
+      const res = await jwc('POST', '/v1/messages', exam(['2024010102']), {
+        'idempotency-key': 'exam-2',
+      });
       assert.equal(res.status, 422);
       assert.equal(res.body.code, 'idempotency-key-reused');
       assert.match(res.headers.get('content-type')!, /application\/problem\+json/);
@@ -78,7 +92,16 @@ describe('POST /v1/messages and message status', () => {
     it('keys are per source: another source may use the same key', async () => {
       const a = await jwc('POST', '/v1/messages', exam(), { 'idempotency-key': 'shared-key' });
       const hq = client(t.url, t.keys.hq);
-      const b = await hq('POST', '/v1/messages', { category: 'canteen.menu', to: { users: ['2024010101'] }, data: DEMO_EXAMPLES['canteen.menu'] }, { 'idempotency-key': 'shared-key' });
+      const b = await hq(
+        'POST',
+        '/v1/messages',
+        {
+          category: 'canteen.menu',
+          to: { users: ['2024010101'] },
+          data: DEMO_EXAMPLES['canteen.menu'],
+        },
+        { 'idempotency-key': 'shared-key' },
+      );
       assert.equal(b.status, 202);
       assert.notEqual(a.body.id, b.body.id);
     });
@@ -86,13 +109,22 @@ describe('POST /v1/messages and message status', () => {
     it('50 concurrent requests with one key create exactly one message', async () => {
       const before = await messageCount();
       const results = await Promise.all(
-        Array.from({ length: 50 }, () => jwc('POST', '/v1/messages', exam(), { 'idempotency-key': 'burst' })),
+        Array.from({ length: 50 }, () =>
+          jwc('POST', '/v1/messages', exam(), { 'idempotency-key': 'burst' }),
+        ),
       );
       const accepted = results.filter((r) => r.status === 202);
       const conflicts = results.filter((r) => r.status === 409);
       assert.equal(accepted.length + conflicts.length, 50);
-      assert.equal(new Set(accepted.map((r) => r.body.id)).size, 1, 'every 202 names the same message');
-      assert.equal(accepted.filter((r) => r.headers.get('idempotency-replay') !== 'true').length, 1);
+      assert.equal(
+        new Set(accepted.map((r) => r.body.id)).size,
+        1,
+        'every 202 names the same message',
+      );
+      assert.equal(
+        accepted.filter((r) => r.headers.get('idempotency-replay') !== 'true').length,
+        1,
+      );
       for (const c of conflicts) {
         assert.equal(c.body.code, 'idempotency-in-progress');
         assert.equal(c.headers.get('retry-after'), '1');
@@ -108,22 +140,102 @@ describe('POST /v1/messages and message status', () => {
   });
 
   describe('bad input gets a problem+json with its code and writes nothing', () => {
-    const cases: [string, () => Promise<{ status: number; body: Record<string, unknown> }>, number, string][] = [
-      ['malformed JSON', () => jwc('POST', '/v1/messages', '{"category": "exam.reminder",'), 400, 'malformed-json'],
-      ['a wrong content type', () => jwc('POST', '/v1/messages', 'hello', { 'content-type': 'text/plain' }), 415, 'unsupported-media-type'],
-      ['an unknown field', () => jwc('POST', '/v1/messages', { ...exam(), priority: 'urgent' }), 400, 'validation-failed'],
-      ['a missing audience', () => jwc('POST', '/v1/messages', { category: 'exam.reminder', data: {} }), 400, 'validation-failed'],
-      ['an empty audience', () => jwc('POST', '/v1/messages', { category: 'exam.reminder', to: {} }), 400, 'validation-failed'],
-      ['an unknown channel', () => jwc('POST', '/v1/messages', { ...exam(), channels: ['pigeon'] }), 400, 'validation-failed'],
-      ['a bad sendAt', () => jwc('POST', '/v1/messages', { ...exam(), sendAt: 'tomorrow' }), 400, 'validation-failed'],
-      ['an unknown category', () => jwc('POST', '/v1/messages', { ...exam(), category: 'no.such' }), 422, 'unknown-category'],
-      ['a category the source may not send', () => jwc('POST', '/v1/messages', { ...exam(), category: 'canteen.menu' }), 403, 'category-not-allowed'],
-      ['unknown users', () => jwc('POST', '/v1/messages', exam(['2024010101', 'nobody-1'])), 422, 'unknown-recipients'],
-      ['an unknown group', () => jwc('POST', '/v1/messages', { ...exam(), to: { groups: ['no-such-group'] } }), 422, 'unknown-recipients'],
-      ['a body over the limit', () => jwc('POST', '/v1/messages', { ...exam(), data: { blob: 'x'.repeat(300_000) } }), 413, 'body-too-large'],
-      ['no credentials', () => client(t.url)('POST', '/v1/messages', exam()), 401, 'unauthenticated'],
-      ['a wrong API key', () => client(t.url, 'hk_000000000000_' + 'A'.repeat(43))('POST', '/v1/messages', exam()), 401, 'unauthenticated'],
-      ['the admin token instead of a source key', () => admin('POST', '/v1/messages', exam()), 403, 'forbidden'],
+    const cases: [
+      string,
+      () => Promise<{ status: number; body: Record<string, unknown> }>,
+      number,
+      string,
+    ][] = [
+      [
+        'malformed JSON',
+        () => jwc('POST', '/v1/messages', '{"category": "exam.reminder",'),
+        400,
+        'malformed-json',
+      ],
+      [
+        'a wrong content type',
+        () => jwc('POST', '/v1/messages', 'hello', { 'content-type': 'text/plain' }),
+        415,
+        'unsupported-media-type',
+      ],
+      [
+        'an unknown field',
+        () => jwc('POST', '/v1/messages', { ...exam(), priority: 'urgent' }),
+        400,
+        'validation-failed',
+      ],
+      [
+        'a missing audience',
+        () => jwc('POST', '/v1/messages', { category: 'exam.reminder', data: {} }),
+        400,
+        'validation-failed',
+      ],
+      [
+        'an empty audience',
+        () => jwc('POST', '/v1/messages', { category: 'exam.reminder', to: {} }),
+        400,
+        'validation-failed',
+      ],
+      [
+        'an unknown channel',
+        () => jwc('POST', '/v1/messages', { ...exam(), channels: ['pigeon'] }),
+        400,
+        'validation-failed',
+      ],
+      [
+        'a bad sendAt',
+        () => jwc('POST', '/v1/messages', { ...exam(), sendAt: 'tomorrow' }),
+        400,
+        'validation-failed',
+      ],
+      [
+        'an unknown category',
+        () => jwc('POST', '/v1/messages', { ...exam(), category: 'no.such' }),
+        422,
+        'unknown-category',
+      ],
+      [
+        'a category the source may not send',
+        () => jwc('POST', '/v1/messages', { ...exam(), category: 'canteen.menu' }),
+        403,
+        'category-not-allowed',
+      ],
+      [
+        'unknown users',
+        () => jwc('POST', '/v1/messages', exam(['2024010101', 'nobody-1'])),
+        422,
+        'unknown-recipients',
+      ],
+      [
+        'an unknown group',
+        () => jwc('POST', '/v1/messages', { ...exam(), to: { groups: ['no-such-group'] } }),
+        422,
+        'unknown-recipients',
+      ],
+      [
+        'a body over the limit',
+        () => jwc('POST', '/v1/messages', { ...exam(), data: { blob: 'x'.repeat(300_000) } }),
+        413,
+        'body-too-large',
+      ],
+      [
+        'no credentials',
+        () => client(t.url)('POST', '/v1/messages', exam()),
+        401,
+        'unauthenticated',
+      ],
+      [
+        'a wrong API key',
+        () => client(t.url, 'hk_000000000000_' + 'A'.repeat(43))('POST', '/v1/messages', exam()),
+        401,
+        'unauthenticated',
+      ],
+      [
+        'the admin token instead of a source key',
+        () => admin('POST', '/v1/messages', exam()),
+        403,
+        'forbidden',
+      ],
     ];
     for (const [name, send, status, code] of cases) {
       it(`${name} → ${status} ${code}`, async () => {
@@ -148,11 +260,16 @@ describe('POST /v1/messages and message status', () => {
       assert.equal(created.status, 201);
       const fresh = client(t.url, created.body.secret);
       assert.equal((await fresh('POST', '/v1/messages', exam())).status, 202);
-      assert.equal((await admin('DELETE', `/v1/sources/jwc/api-keys/${created.body.id}`)).status, 204);
+      assert.equal(
+        (await admin('DELETE', `/v1/sources/jwc/api-keys/${created.body.id}`)).status,
+        204,
+      );
       const res = await fresh('POST', '/v1/messages', exam());
       assert.equal(res.status, 401);
       const keys = await admin('GET', '/v1/sources/jwc/api-keys');
-      assert.ok(keys.body.items.every((k: Record<string, unknown>) => !('secret' in k) && !('hash' in k)));
+      assert.ok(
+        keys.body.items.every((k: Record<string, unknown>) => !('secret' in k) && !('hash' in k)),
+      );
     });
   });
 

@@ -31,7 +31,12 @@ describe('crash: SIGKILL while delivering loses nothing and duplicates no inbox 
       const send = client(herald.url, jwc);
       const results = await Promise.all(
         Array.from({ length: 50 }, () =>
-          send('POST', '/v1/messages', { category: 'exam.reminder', to: { users: RECIPIENTS }, data: DEMO_EXAMPLES['exam.reminder'], channels: ['in_app'] }),
+          send('POST', '/v1/messages', {
+            category: 'exam.reminder',
+            to: { users: RECIPIENTS },
+            data: DEMO_EXAMPLES['exam.reminder'],
+            channels: ['in_app'],
+          }),
         ),
       );
       for (const r of results) {
@@ -40,36 +45,56 @@ describe('crash: SIGKILL while delivering loses nothing and duplicates no inbox 
       }
     };
     const db = new SqliteDatabase(join(dataDir, 'herald.db'), { readonly: true });
-    const delivered = () => (db.prepare(`select count(*) n from inbox_items`).get() as { n: number }).n;
+    const delivered = () =>
+      (db.prepare(`select count(*) n from inbox_items`).get() as { n: number }).n;
 
     // Half the messages, then kill -9 at once: their fan-out and deliveries are in flight.
     for (let wave = 0; wave < MESSAGES / 100; wave++) await sendWave();
     await herald.kill('SIGKILL');
     const killedAt = delivered();
-    assert.ok(killedAt < accepted.length * RECIPIENTS.length, `killed while delivering (had ${killedAt})`);
+    assert.ok(
+      killedAt < accepted.length * RECIPIENTS.length,
+      `killed while delivering (had ${killedAt})`,
+    );
 
     // Restart on the same data; the rest of the messages go to the new process.
     herald = await spawnHerald(dataDir, { HERALD_DEMO: 'true', HERALD_LEASE_SECONDS: '3' });
     for (let wave = 0; wave < MESSAGES / 100; wave++) await sendWave();
     assert.equal(accepted.length, MESSAGES);
-    await eventually(async () => (delivered() >= MESSAGES * RECIPIENTS.length ? true : undefined), 90_000, 'all deliveries after restart');
+    await eventually(
+      async () => (delivered() >= MESSAGES * RECIPIENTS.length ? true : undefined),
+      90_000,
+      'all deliveries after restart',
+    );
     await new Promise((r) => setTimeout(r, 500));
 
     const rows = db
-      .prepare(`select u.external_id, i.message_id, count(*) n from inbox_items i join users u on u.id = i.user_id group by 1, 2`)
+      .prepare(
+        `select u.external_id, i.message_id, count(*) n from inbox_items i join users u on u.id = i.user_id group by 1, 2`,
+      )
       .all() as { external_id: string; message_id: string; n: number }[];
     const acceptedSet = new Set(accepted);
-    const lost = RECIPIENTS.flatMap((u) => accepted.filter((m) => !rows.some((r) => r.external_id === u && r.message_id === m)));
+    const lost = RECIPIENTS.flatMap((u) =>
+      accepted.filter((m) => !rows.some((r) => r.external_id === u && r.message_id === m)),
+    );
     const duplicated = rows.filter((r) => r.n > 1);
     const unexpected = rows.filter((r) => !acceptedSet.has(r.message_id));
-    const stuck = (db.prepare(`select count(*) n from deliveries where status = 'queued'`).get() as { n: number }).n;
-    console.log(`# crash check: accepted=${accepted.length} killedAfter=${killedAt} lost=${lost.length} duplicated=${duplicated.length} unexpected=${unexpected.length} stuck=${stuck}`);
+    const stuck = (
+      db.prepare(`select count(*) n from deliveries where status = 'queued'`).get() as { n: number }
+    ).n;
+    console.log(
+      `# crash check: accepted=${accepted.length} killedAfter=${killedAt} lost=${lost.length} duplicated=${duplicated.length} unexpected=${unexpected.length} stuck=${stuck}`,
+    );
     assert.equal(lost.length, 0);
     assert.equal(duplicated.length, 0);
     assert.equal(unexpected.length, 0);
     assert.equal(stuck, 0);
     // Per-user sequence numbers stay unique and dense enough to resume from.
-    const seqs = db.prepare(`select user_id, count(*) n, count(distinct seq) d from inbox_items group by user_id`).all() as { n: number; d: number }[];
+    const seqs = db
+      .prepare(
+        `select user_id, count(*) n, count(distinct seq) d from inbox_items group by user_id`,
+      )
+      .all() as { n: number; d: number }[];
     assert.ok(seqs.every((s) => s.n === s.d));
     db.close();
   });

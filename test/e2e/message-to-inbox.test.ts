@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_TOKEN, client, eventually, spawnHerald, type ChildHerald } from '../support/test-herald.js';
+import {
+  ADMIN_TOKEN,
+  client,
+  eventually,
+  spawnHerald,
+  type ChildHerald,
+} from '../support/test-herald.js';
 import { openSse } from '../support/sse-client.js';
 import { DEMO_EXAMPLES } from '../../src/demo/demo-seed.js';
 
@@ -31,7 +37,10 @@ describe('end to end: a campus system posts to a class, a student sees it live',
   it('prints a banner with the URL, API keys and a curl that works', async () => {
     const out = herald.output();
     assert.match(out, /Herald is running at http:\/\/127\.0\.0\.1:\d+/);
-    const curl = /curl -s -X POST (\S+) -H 'Authorization: Bearer (hk_\S+)' -H 'Content-Type: application\/json' -d '(.+)'$/m.exec(out);
+    const curl =
+      /curl -s -X POST (\S+) -H 'Authorization: Bearer (hk_\S+)' -H 'Content-Type: application\/json' -d '(.+)'$/m.exec(
+        out,
+      );
     assert.ok(curl, 'banner has a ready-to-paste curl');
     const res = await fetch(curl[1]!, {
       method: 'POST',
@@ -41,14 +50,16 @@ describe('end to end: a campus system posts to a class, a student sees it live',
     assert.equal(res.status, 202);
   });
 
-  it('delivers a message sent to a group into a member\'s inbox over a real SSE connection', async () => {
+  it("delivers a message sent to a group into a member's inbox over a real SSE connection", async () => {
     const { password, jwc } = bannerSecrets(herald.output());
     const admin = client(herald.url, ADMIN_TOKEN);
     const groups = await admin('GET', '/v1/groups');
     const klass = groups.body.items.find((g: { key: string }) => g.key === 'class-2024-agronomy-1');
     assert.ok(klass, 'the demo has class 农学院 2024级1班');
     const members = await admin('GET', `/v1/groups/${klass.key}/members?limit=500`);
-    const member = members.body.items.find((u: { externalId: string }) => u.externalId === '2024010101');
+    const member = members.body.items.find(
+      (u: { externalId: string }) => u.externalId === '2024010101',
+    );
     assert.ok(member, '2024010101 is in the class');
 
     // The student logs in and opens the live inbox with the session cookie, as a browser does.
@@ -70,8 +81,12 @@ describe('end to end: a campus system posts to a class, a student sees it live',
     });
     assert.equal(sent.status, 202);
 
-    await stream.waitFor((events) => events.some((e) => e.event === 'inbox' && JSON.parse(e.data).messageId === sent.body.id));
-    const event = stream.events.find((e) => e.event === 'inbox' && JSON.parse(e.data).messageId === sent.body.id)!;
+    await stream.waitFor((events) =>
+      events.some((e) => e.event === 'inbox' && JSON.parse(e.data).messageId === sent.body.id),
+    );
+    const event = stream.events.find(
+      (e) => e.event === 'inbox' && JSON.parse(e.data).messageId === sent.body.id,
+    )!;
     const item = JSON.parse(event.data);
     assert.equal(event.id, String(item.seq));
     assert.match(item.title, /植物生理学/);
@@ -79,23 +94,37 @@ describe('end to end: a campus system posts to a class, a student sees it live',
     assert.equal(item.source.name, '教务处');
     await stream.close();
 
-    const status = await eventually(async () => {
-      const m = await client(herald.url, jwc)('GET', `/v1/messages/${sent.body.id}`);
-      return m.body.status === 'completed' ? m.body : undefined;
-    }, 15_000, 'message completed');
+    const status = await eventually(
+      async () => {
+        const m = await client(herald.url, jwc)('GET', `/v1/messages/${sent.body.id}`);
+        return m.body.status === 'completed' ? m.body : undefined;
+      },
+      15_000,
+      'message completed',
+    );
     assert.equal(status.recipients, members.body.items.length);
     assert.equal(status.counts.in_app.delivered, members.body.items.length);
   });
 
   it('resumes a stream after Last-Event-ID without losing or repeating items', async () => {
     const { password, jwc } = bannerSecrets(herald.output());
-    const login = await client(herald.url)('POST', '/v1/auth/login', { externalId: '2024010102', password });
+    const login = await client(herald.url)('POST', '/v1/auth/login', {
+      externalId: '2024010102',
+      password,
+    });
     const auth = { authorization: `Bearer ${login.body.token}` };
     const first = await openSse(`${herald.url}/v1/me/inbox/stream`, auth);
     const send = () =>
-      client(herald.url, jwc)('POST', '/v1/messages', { category: 'exam.reminder', to: { users: ['2024010102'] }, data: DEMO_EXAMPLES['exam.reminder'], channels: ['in_app'] });
+      client(herald.url, jwc)('POST', '/v1/messages', {
+        category: 'exam.reminder',
+        to: { users: ['2024010102'] },
+        data: DEMO_EXAMPLES['exam.reminder'],
+        channels: ['in_app'],
+      });
     const a = await send();
-    await first.waitFor((ev) => ev.some((e) => e.event === 'inbox' && JSON.parse(e.data).messageId === a.body.id));
+    await first.waitFor((ev) =>
+      ev.some((e) => e.event === 'inbox' && JSON.parse(e.data).messageId === a.body.id),
+    );
     const lastId = first.events.filter((e) => e.event === 'inbox').at(-1)!.id!;
     await first.close();
 
@@ -108,10 +137,15 @@ describe('end to end: a campus system posts to a class, a student sees it live',
       return ids.includes(b.body.id) && ids.includes(c.body.id) ? true : undefined;
     });
 
-    const resumed = await openSse(`${herald.url}/v1/me/inbox/stream`, { ...auth, 'last-event-id': lastId });
+    const resumed = await openSse(`${herald.url}/v1/me/inbox/stream`, {
+      ...auth,
+      'last-event-id': lastId,
+    });
     await resumed.waitFor((ev) => ev.filter((e) => e.event === 'inbox').length >= 2);
     await new Promise((r) => setTimeout(r, 200));
-    const got = resumed.events.filter((e) => e.event === 'inbox').map((e) => JSON.parse(e.data).messageId);
+    const got = resumed.events
+      .filter((e) => e.event === 'inbox')
+      .map((e) => JSON.parse(e.data).messageId);
     assert.deepEqual(got, [b.body.id, c.body.id], 'exactly the two missed items, in order');
     assert.ok(resumed.events.some((e) => e.event === 'unread'));
     await resumed.close();

@@ -10,8 +10,12 @@ export interface SseEvent {
  */
 export async function openSse(url: string, headers: Record<string, string>) {
   const controller = new AbortController();
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
-  if (res.status !== 200 || !res.body) throw new Error(`SSE open failed: ${res.status} ${await res.text()}`);
+  const res = await fetch(url, {
+    headers: { accept: 'text/event-stream', ...headers },
+    signal: controller.signal,
+  });
+  if (res.status !== 200 || !res.body)
+    throw new Error(`SSE open failed: ${res.status} ${await res.text()}`);
   const events: SseEvent[] = [];
   const waiters: (() => void)[] = [];
   const decoder = new TextDecoder();

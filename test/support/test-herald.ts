@@ -19,7 +19,10 @@ export interface TestHerald {
 }
 
 /** Herald in this process on a fresh data folder, listening on a free port. */
-export async function startTestHerald(env: Record<string, string> = {}, options: Omit<BuildOptions, 'logger'> = {}): Promise<TestHerald> {
+export async function startTestHerald(
+  env: Record<string, string> = {},
+  options: Omit<BuildOptions, 'logger'> = {},
+): Promise<TestHerald> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-test-'));
   const config = loadConfig({
     HERALD_DATA_DIR: dataDir,
@@ -57,7 +60,10 @@ export interface ChildHerald {
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 /** Herald as a child process (`node src/main.ts all`), as an operator would run it. */
-export async function spawnHerald(dataDir: string, env: Record<string, string> = {}): Promise<ChildHerald> {
+export async function spawnHerald(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<ChildHerald> {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'all'], {
     cwd: ROOT,
     env: {
@@ -76,7 +82,10 @@ export async function spawnHerald(dataDir: string, env: Record<string, string> =
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Herald did not start in 30 s:\n${out}\n${err}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`Herald did not start in 30 s:\n${out}\n${err}`)),
+      30_000,
+    );
     const check = () => {
       const m = /Herald is running at (http:\/\/\S+)/.exec(out);
       if (m) {
@@ -104,7 +113,11 @@ export async function spawnHerald(dataDir: string, env: Record<string, string> =
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -114,14 +127,20 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** A small JSON client over fetch for tests. */
 export function client(base: string, token?: string) {
-  return async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  return async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) {
     const res = await fetch(base + path, {
       method,
       headers: {
@@ -129,7 +148,9 @@ export function client(base: string, token?: string) {
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...headers,
       },
-      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+      ...(body !== undefined
+        ? { body: typeof body === 'string' ? body : JSON.stringify(body) }
+        : {}),
     });
     const text = await res.text();
     let json: unknown = null;

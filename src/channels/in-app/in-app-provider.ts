@@ -3,7 +3,12 @@ import type { Clock } from '../../time/clock.js';
 import { newId } from '../../store/ids.js';
 import { addInboxItems } from '../../inbox/inbox-store.js';
 import type { InboxHub } from '../../inbox/inbox-hub.js';
-import { DeliveryError, type ChannelProvider, type OutboundMessage, type SendOutcome } from '../channel-provider.js';
+import {
+  DeliveryError,
+  type ChannelProvider,
+  type OutboundMessage,
+  type SendOutcome,
+} from '../channel-provider.js';
 
 /**
  * The in-app channel: delivering is writing the item into the user's inbox (one transaction
@@ -41,7 +46,12 @@ export class InAppProvider implements ChannelProvider {
         ),
       );
     } catch (err) {
-      const error = new DeliveryError(`inbox write failed: ${(err as Error).message}`, 'transient', undefined, { cause: err });
+      const error = new DeliveryError(
+        `inbox write failed: ${(err as Error).message}`,
+        'transient',
+        undefined,
+        { cause: err },
+      );
       return batch.map(() => ({ ok: false, error }));
     }
     for (const r of results) if (r.created) this.hub.publish(r.item.userId, 'item');

@@ -1,7 +1,12 @@
 import type { Db } from '../../store/database.js';
 import type { Clock } from '../../time/clock.js';
 import { newId } from '../../store/ids.js';
-import { DeliveryError, type ChannelProvider, type OutboundMessage, type SendOutcome } from '../channel-provider.js';
+import {
+  DeliveryError,
+  type ChannelProvider,
+  type OutboundMessage,
+  type SendOutcome,
+} from '../channel-provider.js';
 import { insertOutbox } from './sandbox-store.js';
 
 /**
@@ -31,7 +36,12 @@ export class SandboxProvider implements ChannelProvider {
     try {
       await this.db.transaction().execute((tx) => insertOutbox(tx, rows));
     } catch (err) {
-      const error = new DeliveryError(`sandbox write failed: ${(err as Error).message}`, 'transient', undefined, { cause: err });
+      const error = new DeliveryError(
+        `sandbox write failed: ${(err as Error).message}`,
+        'transient',
+        undefined,
+        { cause: err },
+      );
       return batch.map(() => ({ ok: false, error }));
     }
     return rows.map((r) => ({ ok: true, status: 'sent', providerMessageId: r.id }));
@@ -43,12 +53,30 @@ function payloadFor(m: OutboundMessage): Record<string, unknown> {
   const { subject, title, body, url } = m.content;
   switch (m.channel) {
     case 'email':
-      return { to: m.address, subject: subject ?? title ?? '', text: body, messageId: `<${m.deliveryId}@herald>` };
+      return {
+        to: m.address,
+        subject: subject ?? title ?? '',
+        text: body,
+        messageId: `<${m.deliveryId}@herald>`,
+      };
     case 'sms':
       return { phone: m.address, text: body, outId: m.deliveryId };
     case 'wechat':
-      return { touser: m.address, title: title ?? '', body, ...(url ? { url } : {}), client_msg_id: m.deliveryId };
+      return {
+        touser: m.address,
+        title: title ?? '',
+        body,
+        ...(url ? { url } : {}),
+        client_msg_id: m.deliveryId,
+      };
     default:
-      return { to: m.address, ...(title ? { title } : {}), ...(subject ? { subject } : {}), body, ...(url ? { url } : {}), id: m.deliveryId };
+      return {
+        to: m.address,
+        ...(title ? { title } : {}),
+        ...(subject ? { subject } : {}),
+        body,
+        ...(url ? { url } : {}),
+        id: m.deliveryId,
+      };
   }
 }

@@ -13,7 +13,8 @@ export function sandboxRoutes(app: Server, deps: { db: Db; guards: AuthGuards })
       schema: {
         tags: ['sandbox'],
         summary: 'What the sandbox provider recorded instead of sending, newest first',
-        description: 'Each entry is the exact rendered payload the channel\'s provider would have received.',
+        description:
+          "Each entry is the exact rendered payload the channel's provider would have received.",
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
           cursor: Type.Optional(Type.String()),

@@ -3,7 +3,10 @@ import type { SandboxOutboxTable } from '../../store/schema.js';
 
 export async function insertOutbox(tx: Tx, rows: readonly SandboxOutboxTable[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 500) {
-    await tx.insertInto('sandbox_outbox').values(rows.slice(i, i + 500)).execute();
+    await tx
+      .insertInto('sandbox_outbox')
+      .values(rows.slice(i, i + 500))
+      .execute();
   }
 }
 

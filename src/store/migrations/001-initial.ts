@@ -40,7 +40,11 @@ export function initial(dialect: SqlDialect) {
         .addColumn('role', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('user_roles_pk', ['user_id', 'role'])
         .execute();
-      await s.createIndex('user_roles_role').on('user_roles').columns(['role', 'user_id']).execute();
+      await s
+        .createIndex('user_roles_role')
+        .on('user_roles')
+        .columns(['role', 'user_id'])
+        .execute();
 
       await s
         .createTable('user_attributes')
@@ -66,7 +70,9 @@ export function initial(dialect: SqlDialect) {
         .execute();
       await s
         .createTable('group_members')
-        .addColumn('group_id', 'text', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+        .addColumn('group_id', 'text', (c) =>
+          c.notNull().references('groups.id').onDelete('cascade'),
+        )
         .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
         .addPrimaryKeyConstraint('group_members_pk', ['group_id', 'user_id'])
         .execute();
@@ -83,7 +89,9 @@ export function initial(dialect: SqlDialect) {
       await s
         .createTable('api_keys')
         .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('source_id', 'text', (c) => c.notNull().references('sources.id').onDelete('cascade'))
+        .addColumn('source_id', 'text', (c) =>
+          c.notNull().references('sources.id').onDelete('cascade'),
+        )
         .addColumn('prefix', 'text', (c) => c.notNull().unique())
         .addColumn('hash', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
@@ -146,7 +154,11 @@ export function initial(dialect: SqlDialect) {
         .on('messages')
         .columns(['source_id', 'created_at'])
         .execute();
-      await s.createIndex('messages_status_send_at').on('messages').columns(['status', 'send_at']).execute();
+      await s
+        .createIndex('messages_status_send_at')
+        .on('messages')
+        .columns(['status', 'send_at'])
+        .execute();
 
       await s
         .createTable('idempotency_keys')
@@ -179,7 +191,11 @@ export function initial(dialect: SqlDialect) {
         .addColumn('final_at', 'bigint')
         .addUniqueConstraint('deliveries_once', ['message_id', 'user_id', 'channel'])
         .execute();
-      await s.createIndex('deliveries_user').on('deliveries').columns(['user_id', 'created_at']).execute();
+      await s
+        .createIndex('deliveries_user')
+        .on('deliveries')
+        .columns(['user_id', 'created_at'])
+        .execute();
 
       await s
         .createTable('delivery_attempts')
@@ -247,7 +263,11 @@ export function initial(dialect: SqlDialect) {
         .addColumn('payload', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
-      await s.createIndex('sandbox_outbox_created').on('sandbox_outbox').column('created_at').execute();
+      await s
+        .createIndex('sandbox_outbox_created')
+        .on('sandbox_outbox')
+        .column('created_at')
+        .execute();
 
       await s
         .createTable('sessions')
