@@ -1,11 +1,12 @@
 import type { Clock } from '../time/clock.js';
 
 const WINDOW_MS = 15 * 60_000;
-const MAX_FAILURES = 10;
+/** Failures per account, and per client address (higher: a campus NAT hides many people). */
+const MAX_FAILURES = { account: 10, address: 100 } as const;
 
 /**
- * Slows down password guessing: after MAX_FAILURES failed logins within WINDOW_MS for one
- * account or one client address, further attempts are refused until the window passes.
+ * Slows down password guessing: after too many failed logins within WINDOW_MS for one account
+ * or one client address, further attempts are refused until the window passes.
  * In-memory, per process: enough for the embedded default.
  */
 export class LoginThrottle {
@@ -16,9 +17,13 @@ export class LoginThrottle {
   blockedFor(account: string, ip: string): number {
     const now = this.clock();
     let wait = 0;
-    for (const key of [`a:${account}`, `i:${ip}`]) {
+    for (const [key, max] of [
+      [`a:${account}`, MAX_FAILURES.account],
+      [`i:${ip}`, MAX_FAILURES.address],
+    ] as const) {
       const recent = this.recent(key, now);
-      if (recent.length >= MAX_FAILURES) wait = Math.max(wait, recent[0]! + WINDOW_MS - now);
+      if (recent.length >= max)
+        wait = Math.max(wait, recent[recent.length - max]! + WINDOW_MS - now);
     }
     return wait;
   }

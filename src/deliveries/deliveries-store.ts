@@ -103,12 +103,8 @@ export interface DeliveryView {
   readonly finalAt: number | null;
 }
 
-export async function listDeliveries(
-  db: Db,
-  messageId: string,
-  opts: { limit: number; after?: string; channel?: string; status?: string; recipient?: string },
-): Promise<DeliveryView[]> {
-  let q = db
+function deliveryViews(db: Db) {
+  return db
     .selectFrom('deliveries as d')
     .innerJoin('users as u', 'u.id', 'd.user_id')
     .select([
@@ -126,14 +122,13 @@ export async function listDeliveries(
       'd.final_at',
       'u.external_id',
       'u.name',
-    ])
-    .where('d.message_id', '=', messageId);
-  if (opts.after) q = q.where('d.id', '>', opts.after);
-  if (opts.channel) q = q.where('d.channel', '=', opts.channel);
-  if (opts.status) q = q.where('d.status', '=', opts.status as DeliveryStatus);
-  if (opts.recipient) q = q.where('u.external_id', '=', opts.recipient);
-  const rows = await q.orderBy('d.id').limit(opts.limit).execute();
-  return rows.map((r) => ({
+    ]);
+}
+
+type DeliveryViewRow = Awaited<ReturnType<ReturnType<typeof deliveryViews>['execute']>>[number];
+
+function toDeliveryView(r: DeliveryViewRow): DeliveryView {
+  return {
     id: r.id,
     recipient: { externalId: r.external_id, name: r.name },
     channel: r.channel,
@@ -147,7 +142,33 @@ export async function listDeliveries(
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
     finalAt: r.final_at === null ? null : Number(r.final_at),
-  }));
+  };
+}
+
+export async function getDelivery(
+  db: Db,
+  messageId: string,
+  deliveryId: string,
+): Promise<DeliveryView | null> {
+  const row = await deliveryViews(db)
+    .where('d.message_id', '=', messageId)
+    .where('d.id', '=', deliveryId)
+    .executeTakeFirst();
+  return row ? toDeliveryView(row) : null;
+}
+
+export async function listDeliveries(
+  db: Db,
+  messageId: string,
+  opts: { limit: number; after?: string; channel?: string; status?: string; recipient?: string },
+): Promise<DeliveryView[]> {
+  let q = deliveryViews(db).where('d.message_id', '=', messageId);
+  if (opts.after) q = q.where('d.id', '>', opts.after);
+  if (opts.channel) q = q.where('d.channel', '=', opts.channel);
+  if (opts.status) q = q.where('d.status', '=', opts.status as DeliveryStatus);
+  if (opts.recipient) q = q.where('u.external_id', '=', opts.recipient);
+  const rows = await q.orderBy('d.id').limit(opts.limit).execute();
+  return rows.map(toDeliveryView);
 }
 
 export async function attemptsOf(

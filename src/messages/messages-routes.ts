@@ -12,7 +12,7 @@ import {
   problemResponses,
 } from '../http/schemas.js';
 import { countDeliveries, getMessage, listMessages, type StoredMessage } from './messages-store.js';
-import { listDeliveries } from '../deliveries/deliveries-store.js';
+import { attemptsOf, getDelivery, listDeliveries } from '../deliveries/deliveries-store.js';
 import { getSourceById } from '../sources/sources-store.js';
 import type { Ingest } from './ingest.js';
 import { FINAL_STATUSES } from '../deliveries/deliveries-store.js';
@@ -253,6 +253,56 @@ export function messagesRoutes(app: Server, deps: MessagesRoutesDeps): void {
           finalAt: d.finalAt === null ? null : iso(d.finalAt),
         })),
         nextCursor: rows.length > limit ? page[page.length - 1]!.id : null,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/messages/:id/deliveries/:deliveryId',
+    {
+      preHandler: guards.sourceOrAdmin,
+      schema: {
+        tags: ['messages'],
+        summary: 'One delivery with its timeline of attempts',
+        params: Type.Object({ id: Type.String(), deliveryId: Type.String() }),
+        response: {
+          200: Type.Intersect([
+            DeliverySchema,
+            Type.Object({
+              attemptLog: Type.Array(
+                Type.Object({
+                  attempt: Type.Integer(),
+                  provider: Type.String(),
+                  outcome: Type.String({ description: 'sent | delivered | transient | permanent' }),
+                  error: Type.Union([Type.String(), Type.Null()]),
+                  startedAt: Type.String(),
+                  finishedAt: Type.String(),
+                }),
+              ),
+            }),
+          ]),
+          ...problemResponses,
+        },
+      },
+    },
+    async (request) => {
+      const message = await visibleMessage(request.principal!, request.params.id);
+      const d = await getDelivery(db, message.id, request.params.deliveryId);
+      if (!d) throw notFound(`Delivery ${request.params.deliveryId}`);
+      const attempts = await attemptsOf(db, [d.id]);
+      return {
+        ...d,
+        createdAt: iso(d.createdAt),
+        updatedAt: iso(d.updatedAt),
+        finalAt: d.finalAt === null ? null : iso(d.finalAt),
+        attemptLog: attempts.map((a) => ({
+          attempt: Number(a.attempt),
+          provider: a.provider,
+          outcome: a.outcome,
+          error: a.error,
+          startedAt: iso(Number(a.started_at)),
+          finishedAt: iso(Number(a.finished_at)),
+        })),
       };
     },
   );
