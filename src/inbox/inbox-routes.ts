@@ -60,6 +60,11 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
   const userId = (p: unknown) => (p as { userId: string }).userId;
   const maxPerUser = deps.maxStreamsPerUser ?? 10;
   const maxAll = deps.maxStreams ?? 10_000;
+  // Open streams never go idle, so the server could not close while they last: end them first.
+  const open = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of open) end();
+  });
 
   app.get(
     '/v1/me/inbox',
@@ -242,7 +247,13 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
         closed = true;
         clearInterval(heartbeat);
         unsubscribe();
+        open.delete(end);
       };
+      const end = () => {
+        close();
+        res.end();
+      };
+      open.add(end);
       res.on('close', close);
       res.on('error', close);
       await flush();

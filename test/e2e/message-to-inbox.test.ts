@@ -150,4 +150,23 @@ describe('end to end: a campus system posts to a class, a student sees it live',
     assert.ok(resumed.events.some((e) => e.event === 'unread'));
     await resumed.close();
   });
+
+  it('shuts down gracefully on SIGTERM even with a live stream open', async () => {
+    const { password } = bannerSecrets(herald.output());
+    const login = await client(herald.url)('POST', '/v1/auth/login', {
+      externalId: '2024010101',
+      password,
+    });
+    const stream = await openSse(`${herald.url}/v1/me/inbox/stream`, {
+      authorization: `Bearer ${login.body.token}`,
+    });
+    const started = Date.now();
+    const exited = new Promise<number | null>((resolve) =>
+      herald.proc.once('exit', (code) => resolve(code)),
+    );
+    herald.proc.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    await stream.close();
+  });
 });
