@@ -37,8 +37,8 @@ import { messagesRoutes } from './messages/messages-routes.js';
 import { idempotencyRecords } from './messages/idempotency-store.js';
 import { deadLettersRoutes } from './deliveries/dead-letters-routes.js';
 import { JobLoop } from './deliveries/job-loop.js';
-import { ALL_DELIVERY_TOPICS, deliverJob } from './deliveries/delivery-worker.js';
-import { fanOut } from './fanout/fanout-worker.js';
+import { ALL_DELIVERY_TOPICS, deliverJobs } from './deliveries/delivery-worker.js';
+import { fanOutJobs } from './fanout/fanout-worker.js';
 import type { RetryOptions } from './deliveries/retry-policy.js';
 import { seedDemo, DEMO_EXAMPLES } from './demo/demo-seed.js';
 
@@ -159,53 +159,45 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     demo,
     async start(role) {
       if (role === 'worker' || role === 'all') {
+        const fanoutDeps = {
+          db,
+          queue,
+          clock,
+          providers,
+          log,
+          leaseMs,
+          onDeliveriesCreated: (created: readonly { channel: string; status: string }[]) => {
+            for (const d of created)
+              metrics.deliveries.inc({ channel: d.channel, status: d.status });
+          },
+        };
+        const deliveryDeps = {
+          db,
+          queue,
+          clock,
+          providers,
+          renderer,
+          metrics,
+          log,
+          ...(options.retry ? { retry: options.retry } : {}),
+        };
         loops.push(
           new JobLoop({
             name: 'fanout',
             queue,
             topics: [FANOUT_TOPIC],
-            maxJobs: 2,
+            maxJobs: 64,
             leaseMs,
-            handle: (job) =>
-              fanOut(
-                {
-                  db,
-                  queue,
-                  clock,
-                  providers,
-                  log,
-                  leaseMs,
-                  onDeliveriesCreated: (counts) => {
-                    for (const [k, n] of counts) {
-                      const [channel, status] = k.split('\u0000') as [string, string];
-                      metrics.deliveries.inc({ channel, status }, n);
-                    }
-                  },
-                },
-                job,
-              ),
+            handle: (jobs) => fanOutJobs(fanoutDeps, jobs),
             log,
           }),
           new JobLoop({
             name: 'deliver',
             queue,
             topics: ALL_DELIVERY_TOPICS,
-            maxJobs: Math.max(1, Math.ceil(config.workerConcurrency / 16)),
+            maxJobs: config.workerConcurrency,
             leaseMs,
-            handle: (job) =>
-              deliverJob(
-                {
-                  db,
-                  queue,
-                  clock,
-                  providers,
-                  renderer,
-                  metrics,
-                  log,
-                  ...(options.retry ? { retry: options.retry } : {}),
-                },
-                job,
-              ),
+            handle: (jobs) => deliverJobs(deliveryDeps, jobs),
             log,
           }),
         );

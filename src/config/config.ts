@@ -141,7 +141,12 @@ export const CONFIG_SPEC = {
     'Public base URL, e.g. https://msg.example.edu.cn (default: the address Herald listens on).',
   ),
   HERALD_BODY_LIMIT_BYTES: int(262144, 1024, 10485760, 'Largest accepted request body.'),
-  HERALD_WORKER_CONCURRENCY: int(64, 1, 10000, 'Deliveries a worker process handles at once.'),
+  HERALD_WORKER_CONCURRENCY: int(
+    32,
+    1,
+    1000,
+    'Delivery jobs (up to 100 deliveries each) a worker leases and sends at once.',
+  ),
   HERALD_LEASE_SECONDS: int(
     30,
     1,

@@ -51,18 +51,24 @@ interface Prepared {
 }
 
 /**
- * Handles one delivery job (up to DELIVERIES_PER_JOB deliveries of one channel): renders each
- * delivery for its recipient's locale, sends the batch through the channel's provider, then
- * records every attempt, the new statuses, retries and dead letters and acks the job in ONE
- * transaction. A crash before that commit re-runs the job after its lease: at-least-once
- * towards the provider, with the provider-side duplicate window limited to that crash.
+ * Handles the delivery jobs of one lease together (each holds up to DELIVERIES_PER_JOB
+ * deliveries of one channel): renders each delivery for its recipient's locale, sends each
+ * provider its share in one batch, then records every attempt, the new statuses, retries and
+ * dead letters and acks the jobs in ONE transaction. A crash before that commit re-runs the
+ * jobs after their lease: at-least-once towards the provider, with the duplicate window
+ * limited to that crash.
  */
-export async function deliverJob(deps: DeliveryWorkerDeps, job: LeasedJob): Promise<void> {
+export async function deliverJobs(
+  deps: DeliveryWorkerDeps,
+  jobs: readonly LeasedJob[],
+): Promise<void> {
   const { db, queue, clock, log } = deps;
-  const { deliveryIds } = job.payload as DeliverJobPayload;
-  const deliveries = await queuedDeliveries(db, deliveryIds);
+  const deliveries = await queuedDeliveries(
+    db,
+    jobs.flatMap((job) => (job.payload as DeliverJobPayload).deliveryIds),
+  );
   if (deliveries.length === 0) {
-    await queue.ack([job]);
+    await queue.ack(jobs);
     return;
   }
   const context = await loadContext(db, deliveries);
@@ -113,7 +119,10 @@ export async function deliverJob(deps: DeliveryWorkerDeps, job: LeasedJob): Prom
   const updates: DeliveryUpdate[] = [];
   const attempts: DeliveryAttemptsTable[] = [];
   const dead: DeadLettersTable[] = [];
-  const retries = new Map<number, string[]>();
+  const retries = new Map<
+    string,
+    { channel: string; lane: LeasedJob['lane']; at: number; ids: string[] }
+  >();
   for (const p of prepared) {
     const d = p.delivery;
     const attempt = Number(d.attempts) + 1;
@@ -163,10 +172,11 @@ export async function deliverJob(deps: DeliveryWorkerDeps, job: LeasedJob): Prom
         lastError: error.message,
         providerMessageId: null,
       });
-      const at = decision.at;
-      const list = retries.get(at) ?? [];
-      list.push(d.id);
-      retries.set(at, list);
+      const lane = context.messages.get(d.message_id)!.priority;
+      const key = `${d.channel}\u0000${lane}\u0000${decision.at}`;
+      const group = retries.get(key) ?? { channel: d.channel, lane, at: decision.at, ids: [] };
+      group.ids.push(d.id);
+      retries.set(key, group);
     } else if (decision.kind === 'failed') {
       updates.push({
         ...base,
@@ -194,23 +204,20 @@ export async function deliverJob(deps: DeliveryWorkerDeps, job: LeasedJob): Prom
       });
     }
   }
-  // Retries of this batch that were given the same time travel together in one job.
-  const retryJobs: JobInput[] = [];
-  for (const [at, ids] of retries) {
-    retryJobs.push({
-      topic: job.topic,
-      lane: job.lane,
-      payload: { deliveryIds: ids } satisfies DeliverJobPayload,
-      availableAt: at,
-    });
-  }
+  // Retries of one channel and lane that were given the same time travel together in one job.
+  const retryJobs: JobInput[] = [...retries.values()].map(({ channel, lane, at, ids }) => ({
+    topic: deliverTopic(channel),
+    lane,
+    payload: { deliveryIds: ids } satisfies DeliverJobPayload,
+    availableAt: at,
+  }));
 
   await db.transaction().execute(async (tx) => {
     await applyDeliveryUpdates(tx, updates, finished);
     await insertAttempts(tx, attempts);
     await insertDeadLetters(tx, dead);
     if (retryJobs.length > 0) await queue.enqueue(retryJobs, tx);
-    await queue.ack([job], tx);
+    await queue.ack(jobs, tx);
   });
 
   for (const u of updates) {
@@ -225,7 +232,7 @@ export async function deliverJob(deps: DeliveryWorkerDeps, job: LeasedJob): Prom
       );
     }
   }
-  log.debug({ jobId: job.id, deliveries: deliveries.length }, 'delivery job done');
+  log.debug({ jobs: jobs.length, deliveries: deliveries.length }, 'delivery jobs done');
 }
 
 interface Context {

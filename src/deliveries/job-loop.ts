@@ -5,18 +5,18 @@ export interface JobLoopOptions {
   readonly name: string;
   readonly queue: Queue;
   readonly topics: readonly string[];
-  /** Jobs leased and handled at once. */
+  /** Jobs leased at once, and handed to the handler together. */
   readonly maxJobs: number;
   readonly leaseMs: number;
-  readonly handle: (job: LeasedJob) => Promise<void>;
+  readonly handle: (jobs: LeasedJob[]) => Promise<void>;
   readonly log: Logger;
   /** Longest sleep when the queue is empty (a wake-up from the queue ends it sooner). */
   readonly idleMs?: number;
 }
 
 /**
- * Leases jobs and hands them to a handler until stopped. A handler that throws leaves its job
- * leased; the visibility timeout gives it back (at-least-once).
+ * Leases jobs and hands each lease's jobs to a handler until stopped. A handler that throws
+ * leaves its jobs leased; the visibility timeout gives them back (at-least-once).
  */
 export class JobLoop {
   private running = false;
@@ -52,16 +52,14 @@ export class JobLoop {
         await queue.waitForWork(this.opts.idleMs ?? 1000);
         continue;
       }
-      await Promise.all(
-        jobs.map((job) =>
-          handle(job).catch((err: unknown) => {
-            log.error(
-              { err, loop: this.opts.name, jobId: job.id, topic: job.topic },
-              'job failed; it will be retried after its lease',
-            );
-          }),
-        ),
-      );
+      try {
+        await handle(jobs);
+      } catch (err) {
+        log.error(
+          { err, loop: this.opts.name, jobs: jobs.length },
+          'jobs failed; they will be retried after their lease',
+        );
+      }
     }
   }
 }

@@ -1,14 +1,15 @@
 import type { Logger } from 'pino';
-import type { Db } from '../store/database.js';
+import type { Db, Tx } from '../store/database.js';
 import type { DeliveriesTable } from '../store/schema.js';
 import type { JobInput, LeasedJob, Queue } from '../queue/queue.js';
 import type { Clock } from '../time/clock.js';
 import type { ProviderRegistry } from '../channels/provider-registry.js';
+import type { Recipient } from '../recipients/audience-types.js';
 import { newId } from '../store/ids.js';
 import { streamAudience } from '../recipients/audience.js';
 import { preferencesFor } from '../preferences/preferences-store.js';
-import { getCategoriesByKeys } from '../categories/categories-store.js';
-import { getMessage, setFanoutProgress } from '../messages/messages-store.js';
+import { getCategoriesByKeys, type Category } from '../categories/categories-store.js';
+import { getMessage, setFanoutProgress, type StoredMessage } from '../messages/messages-store.js';
 import { insertDeliveries } from '../deliveries/deliveries-store.js';
 import { planDeliveries } from './plan-deliveries.js';
 
@@ -27,116 +28,153 @@ export interface FanoutDeps {
   readonly clock: Clock;
   readonly providers: ProviderRegistry;
   readonly log: Logger;
+  /** Users per fan-out batch (one transaction each). */
   readonly batchSize?: number;
-  /** The job's visibility timeout, renewed after every batch. */
+  /** The job's visibility timeout, renewed after every batch of a large audience. */
   readonly leaseMs: number;
-  readonly onDeliveriesCreated?: (byChannelStatus: Map<string, number>) => void;
+  readonly onDeliveriesCreated?: (created: readonly { channel: string; status: string }[]) => void;
+}
+
+interface Work {
+  readonly job: LeasedJob;
+  readonly message: StoredMessage;
+  readonly category: Category;
 }
 
 /**
- * Turns one message into deliveries, streaming the audience in batches by user id. Each batch
+ * Turns messages into deliveries. The audience is streamed in batches by user id; each batch
  * commits its deliveries, their delivery jobs and the fan-out cursor in ONE transaction, so a
  * fan-out resumed after a crash continues after the last committed batch and — thanks to the
  * unique (message, user, channel) key — never creates a delivery twice.
+ *
+ * Messages whose whole audience fits in one batch (most of them) are handled together: one
+ * transaction for all of them, so a stream of single-recipient messages costs one commit per
+ * lease, not several per message.
  */
-export async function fanOut(deps: FanoutDeps, job: LeasedJob): Promise<void> {
-  const { db, queue, clock } = deps;
-  const { messageId } = job.payload as { messageId: string };
-  const message = await getMessage(db, messageId);
-  if (!message || message.status === 'dispatched') {
-    await queue.ack([job]);
-    return;
-  }
-  const [category] = await getCategoriesByKeys(db, [message.categoryKey]);
-  if (!category) {
-    // The category was deleted after acceptance (deletion refuses while messages exist).
-    deps.log.error({ messageId }, 'fan-out: category missing, dead-lettering');
-    await queue.deadLetter(job, `category ${message.categoryKey} missing`);
-    return;
-  }
+export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): Promise<void> {
+  const { db, queue } = deps;
   const batchSize = deps.batchSize ?? 1000;
+  const done: LeasedJob[] = [];
+  const large: Work[] = [];
+  const small: { work: Work; recipients: Recipient[] }[] = [];
+
+  const messages = await Promise.all(
+    jobs.map((job) => getMessage(db, (job.payload as { messageId: string }).messageId)),
+  );
+  const categories = new Map(
+    (
+      await getCategoriesByKeys(db, [
+        ...new Set(messages.flatMap((m) => (m ? [m.categoryKey] : []))),
+      ])
+    ).map((c) => [c.key, c]),
+  );
+  for (const [i, job] of jobs.entries()) {
+    const message = messages[i];
+    if (!message || message.status === 'dispatched') {
+      done.push(job);
+      continue;
+    }
+    const category = categories.get(message.categoryKey);
+    if (!category) {
+      // Deleting a category is refused while messages use it; this is a broken invariant.
+      deps.log.error({ messageId: message.id }, 'fan-out: category missing, dead-lettering');
+      await queue.deadLetter(job, `category ${message.categoryKey} missing`);
+      continue;
+    }
+    const work = { job, message, category };
+    if (message.fanoutCursor !== null) {
+      large.push(work);
+      continue;
+    }
+    const first = await streamAudience(db, message.audience, { batchSize }).next();
+    const recipients = first.done ? [] : first.value;
+    if (recipients.length < batchSize) small.push({ work, recipients });
+    else large.push(work);
+  }
+
+  if (small.length > 0 || done.length > 0) {
+    const now = deps.clock();
+    const rows: DeliveriesTable[] = [];
+    const perMessage: { work: Work; rows: DeliveriesTable[] }[] = [];
+    for (const { work, recipients } of small) {
+      const planned = await plan(deps, work, recipients, now);
+      rows.push(...planned);
+      perMessage.push({ work, rows: planned });
+    }
+    const created = await db.transaction().execute(async (tx) => {
+      const created = await insertDeliveries(tx, rows);
+      await enqueueDeliveries(
+        queue,
+        tx,
+        created,
+        new Map(
+          perMessage.flatMap(({ work, rows }) => rows.map((r) => [r.id, work.message.priority])),
+        ),
+      );
+      const createdIds = new Set(created.map((c) => c.id));
+      for (const { work, rows } of perMessage) {
+        const reached = new Set(rows.filter((r) => createdIds.has(r.id)).map((r) => r.user_id));
+        const cursor = rows.length > 0 ? rows[rows.length - 1]!.user_id : null;
+        await setFanoutProgress(
+          tx,
+          work.message.id,
+          { status: 'dispatched', cursor, addRecipients: reached.size },
+          now,
+        );
+      }
+      await queue.ack([...done, ...small.map((s) => s.work.job)], tx);
+      return created;
+    });
+    deps.onDeliveriesCreated?.(created);
+  }
+
+  for (const work of large) await fanOutLarge(deps, work, batchSize);
+}
+
+/** A large audience: one transaction per batch, the lease renewed as it goes. */
+async function fanOutLarge(deps: FanoutDeps, work: Work, batchSize: number): Promise<void> {
+  const { db, queue, clock } = deps;
+  const { job, message } = work;
   let cursor = message.fanoutCursor;
   for await (const recipients of streamAudience(db, message.audience, {
     batchSize,
     ...(cursor ? { after: cursor } : {}),
   })) {
     const now = clock();
-    const prefs = await preferencesFor(
-      db,
-      recipients.map((r) => r.id),
-      category.key,
-    );
-    const rows: DeliveriesTable[] = [];
-    for (const recipient of recipients) {
-      for (const planned of planDeliveries({
-        recipient,
-        category,
-        messageChannels: message.channels,
-        messageLocale: message.locale,
-        preference: prefs.get(recipient.id),
-        channelServed: (c) => deps.providers.providerFor(c) !== null,
-      })) {
-        rows.push({
-          id: newId(now),
-          message_id: message.id,
-          user_id: recipient.id,
-          channel: planned.channel,
-          status: planned.status,
-          reason: planned.reason,
-          locale: planned.locale,
-          attempts: 0,
-          last_error: null,
-          provider: null,
-          provider_message_id: null,
-          created_at: now,
-          updated_at: now,
-          final_at: planned.status === 'suppressed' ? now : null,
-        });
-      }
-    }
+    const rows = await plan(deps, work, recipients, now);
     cursor = recipients[recipients.length - 1]!.id;
-    const userOf = new Map(rows.map((r) => [r.id, r.user_id]));
+    const last = recipients.length < batchSize;
     const created = await db.transaction().execute(async (tx) => {
       const created = await insertDeliveries(tx, rows);
-      const jobs: JobInput[] = [];
-      const byChannel = new Map<string, string[]>();
-      for (const d of created) {
-        if (d.status !== 'queued') continue;
-        const ids = byChannel.get(d.channel) ?? [];
-        ids.push(d.id);
-        byChannel.set(d.channel, ids);
-      }
-      for (const [channel, ids] of byChannel) {
-        for (let i = 0; i < ids.length; i += DELIVERIES_PER_JOB) {
-          const payload: DeliverJobPayload = { deliveryIds: ids.slice(i, i + DELIVERIES_PER_JOB) };
-          jobs.push({ topic: deliverTopic(channel), lane: message.priority, payload });
-        }
-      }
-      await queue.enqueue(jobs, tx);
-      const reached = new Set(created.map((d) => userOf.get(d.id)));
+      await enqueueDeliveries(
+        queue,
+        tx,
+        created,
+        new Map(rows.map((r) => [r.id, message.priority])),
+      );
+      const createdIds = new Set(created.map((c) => c.id));
+      const reached = new Set(rows.filter((r) => createdIds.has(r.id)).map((r) => r.user_id)).size;
       await setFanoutProgress(
         tx,
         message.id,
-        { status: 'fanning_out', cursor, addRecipients: reached.size },
+        { status: last ? 'dispatched' : 'fanning_out', cursor, addRecipients: reached },
         now,
       );
+      if (last) await queue.ack([job], tx);
       return created;
     });
+    deps.onDeliveriesCreated?.(created);
+    if (last) return;
     if (!(await queue.extendLease(job, deps.leaseMs))) {
       // Another worker holds the job now (we were too slow); it resumes from our cursor.
-      deps.log.warn({ messageId }, 'fan-out lost its lease; leaving the rest to its new holder');
+      deps.log.warn(
+        { messageId: message.id },
+        'fan-out lost its lease; leaving the rest to its new holder',
+      );
       return;
     }
-    if (deps.onDeliveriesCreated && created.length > 0) {
-      const counts = new Map<string, number>();
-      for (const d of created)
-        counts.set(
-          `${d.channel}\u0000${d.status}`,
-          (counts.get(`${d.channel}\u0000${d.status}`) ?? 0) + 1,
-        );
-      deps.onDeliveriesCreated(counts);
-    }
   }
+  // The audience ended exactly on a batch boundary (or was empty).
   await db.transaction().execute(async (tx) => {
     await setFanoutProgress(
       tx,
@@ -146,5 +184,76 @@ export async function fanOut(deps: FanoutDeps, job: LeasedJob): Promise<void> {
     );
     await queue.ack([job], tx);
   });
-  deps.log.debug({ messageId }, 'fan-out finished');
+}
+
+async function plan(
+  deps: FanoutDeps,
+  work: Work,
+  recipients: readonly Recipient[],
+  now: number,
+): Promise<DeliveriesTable[]> {
+  const { message, category } = work;
+  const prefs = await preferencesFor(
+    deps.db,
+    recipients.map((r) => r.id),
+    category.key,
+  );
+  const rows: DeliveriesTable[] = [];
+  for (const recipient of recipients) {
+    for (const planned of planDeliveries({
+      recipient,
+      category,
+      messageChannels: message.channels,
+      messageLocale: message.locale,
+      preference: prefs.get(recipient.id),
+      channelServed: (c) => deps.providers.providerFor(c) !== null,
+    })) {
+      rows.push({
+        id: newId(now),
+        message_id: message.id,
+        user_id: recipient.id,
+        channel: planned.channel,
+        status: planned.status,
+        reason: planned.reason,
+        locale: planned.locale,
+        attempts: 0,
+        last_error: null,
+        provider: null,
+        provider_message_id: null,
+        created_at: now,
+        updated_at: now,
+        final_at: planned.status === 'suppressed' ? now : null,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Delivery jobs for newly created queued deliveries, grouped by channel and lane. */
+async function enqueueDeliveries(
+  queue: Queue,
+  tx: Tx,
+  created: readonly { id: string; channel: string; status: string }[],
+  laneOf: ReadonlyMap<string, StoredMessage['priority']>,
+): Promise<void> {
+  const groups = new Map<
+    string,
+    { channel: string; lane: StoredMessage['priority']; ids: string[] }
+  >();
+  for (const d of created) {
+    if (d.status !== 'queued') continue;
+    const lane = laneOf.get(d.id)!;
+    const key = `${d.channel}\u0000${lane}`;
+    const group = groups.get(key) ?? { channel: d.channel, lane, ids: [] };
+    group.ids.push(d.id);
+    groups.set(key, group);
+  }
+  const jobs: JobInput[] = [];
+  for (const { channel, lane, ids } of groups.values()) {
+    for (let i = 0; i < ids.length; i += DELIVERIES_PER_JOB) {
+      const payload: DeliverJobPayload = { deliveryIds: ids.slice(i, i + DELIVERIES_PER_JOB) };
+      jobs.push({ topic: deliverTopic(channel), lane, payload });
+    }
+  }
+  if (jobs.length > 0) await queue.enqueue(jobs, tx);
 }

@@ -1,13 +1,38 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase as KyselySqliteDatabase } from 'kysely';
 import type { Database } from '../schema.js';
 
 export interface OpenedSqlite {
   readonly db: Kysely<Database>;
   /** The raw handle, for the few hot paths that need prepared statements or sync transactions. */
   readonly raw: SqliteDatabase.Database;
+}
+
+/**
+ * Kysely prepares every query anew, and preparing costs more than running most of Herald's
+ * statements. This keeps the most recently used prepared statements (LRU by SQL text).
+ */
+function withStatementCache(raw: SqliteDatabase.Database, size: number): KyselySqliteDatabase {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (stmt) {
+        cache.delete(sql);
+      } else {
+        stmt = raw.prepare(sql);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(sql, stmt);
+      return stmt as unknown as ReturnType<KyselySqliteDatabase['prepare']>;
+    },
+    close() {
+      cache.clear();
+      raw.close();
+    },
+  };
 }
 
 /**
@@ -23,6 +48,8 @@ export function openSqlite(file: string): OpenedSqlite {
   raw.pragma('busy_timeout = 5000');
   raw.pragma('cache_size = -65536');
   raw.defaultSafeIntegers(false);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(raw, 500) }),
+  });
   return { db, raw };
 }
