@@ -124,6 +124,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logger: log,
     bodyLimitBytes: config.bodyLimitBytes,
     version: VERSION,
+    trustProxy: config.trustProxy,
   });
   let ready = false;
   opsRoutes(server, { db, metrics, isReady: () => ready });

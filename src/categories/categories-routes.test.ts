@@ -34,6 +34,7 @@ describe('categories routes', () => {
       logger: pino({ level: 'silent' }),
       bodyLimitBytes: 262144,
       version: 'test',
+      trustProxy: false,
     });
     const guards = authGuards(
       db,

@@ -124,7 +124,7 @@ export function categoriesRoutes(
   app.post(
     '/v1/categories',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'Create a category',
@@ -155,7 +155,7 @@ export function categoriesRoutes(
   app.get(
     '/v1/categories',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'List categories',
@@ -168,7 +168,7 @@ export function categoriesRoutes(
   app.get(
     '/v1/categories/:key',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'Get a category',
@@ -186,7 +186,7 @@ export function categoriesRoutes(
   app.patch(
     '/v1/categories/:key',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'Change some fields of a category',
@@ -205,7 +205,7 @@ export function categoriesRoutes(
   app.delete(
     '/v1/categories/:key',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'Delete a category and its templates (refused once messages use it)',

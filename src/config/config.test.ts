@@ -37,6 +37,20 @@ describe('configuration from HERALD_* variables', () => {
     );
   });
 
+  it('treats empty values (as in .env.example) as defaults', () => {
+    const c = loadConfig({
+      HERALD_DEMO: '',
+      HERALD_SANDBOX: '',
+      HERALD_HOST: '',
+      HERALD_DATA_DIR: ' ',
+      HERALD_PORT: '',
+    });
+    assert.equal(c.sandbox, false);
+    assert.equal(c.host, '0.0.0.0');
+    assert.equal(c.dataDir, './data');
+    assert.equal(c.port, 8080);
+  });
+
   it('rejects a port out of range and a short admin token', () => {
     assert.throws(
       () => loadConfig({ HERALD_PORT: '70000' }),

@@ -20,6 +20,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Base URL people use to reach Herald (links in emails, the banner); empty → the bound address. */
   readonly publicUrl: string;
+  /** Whether X-Forwarded-* headers come from a trusted reverse proxy. */
+  readonly trustProxy: boolean;
   readonly bodyLimitBytes: number;
   readonly workerConcurrency: number;
   readonly leaseSeconds: number;
@@ -39,7 +41,7 @@ interface Spec<T> {
 }
 
 function str(def: string, doc: string): Spec<string> {
-  return { doc, parse: (raw) => (raw === undefined ? def : raw.trim()) };
+  return { doc, parse: (raw) => raw?.trim() || def };
 }
 
 function int(def: number, min: number, max: number, doc: string): Spec<number> {
@@ -102,7 +104,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export const CONFIG_SPEC = {
   HERALD_PORT: int(8080, 0, 65535, 'HTTP port (0 picks a free port).'),
   HERALD_HOST: str('0.0.0.0', 'Address the HTTP server binds to.'),
-  HERALD_DATA_DIR: str('./data', 'Folder for the SQLite database and generated secrets.'),
+  HERALD_DATA_DIR: str('./data', 'Folder for the SQLite database (herald.db and its WAL files).'),
   HERALD_DATABASE_URL: url(
     ['postgres:', 'postgresql:'],
     'Empty: SQLite in HERALD_DATA_DIR. postgres://… selects PostgreSQL.',
@@ -121,7 +123,7 @@ export const CONFIG_SPEC = {
   } satisfies Spec<string>,
   HERALD_DEMO: bool(false, 'Seed a demo university on first start with an empty database.'),
   HERALD_SANDBOX: bool(
-    (env) => parseBool(env.HERALD_DEMO ?? 'false'),
+    (env) => parseBool(env.HERALD_DEMO?.trim() || 'false'),
     'Send channels without real configuration to the sandbox outbox (default: HERALD_DEMO).',
   ),
   HERALD_SMTP_URL: url(['smtp:', 'smtps:'], 'SMTP relay for the email channel (later issue).'),
@@ -136,6 +138,10 @@ export const CONFIG_SPEC = {
       return v as Config['logLevel'];
     },
   } satisfies Spec<Config['logLevel']>,
+  HERALD_TRUST_PROXY: bool(
+    false,
+    'Trust X-Forwarded-For (client addresses for login throttling): only behind a reverse proxy.',
+  ),
   HERALD_PUBLIC_URL: url(
     ['http:', 'https:'],
     'Public base URL, e.g. https://msg.example.edu.cn (default: the address Herald listens on).',
@@ -189,6 +195,7 @@ export function loadConfig(env: Env = process.env): Config {
     smtpFrom: values.HERALD_SMTP_FROM as string,
     logLevel: values.HERALD_LOG_LEVEL as Config['logLevel'],
     publicUrl: values.HERALD_PUBLIC_URL as string,
+    trustProxy: values.HERALD_TRUST_PROXY as boolean,
     bodyLimitBytes: values.HERALD_BODY_LIMIT_BYTES as number,
     workerConcurrency: values.HERALD_WORKER_CONCURRENCY as number,
     leaseSeconds: values.HERALD_LEASE_SECONDS as number,

@@ -13,7 +13,11 @@ import {
   type DeadLetter,
 } from './dead-letters-store.js';
 import { getMessage } from '../messages/messages-store.js';
-import { deliverTopic, type DeliverJobPayload } from '../fanout/fanout-worker.js';
+import {
+  DELIVER_JOB_MAX_LEASES,
+  deliverTopic,
+  type DeliverJobPayload,
+} from '../fanout/fanout-worker.js';
 
 const DeadLetterSchema = Type.Object({
   id: Type.String(),
@@ -44,7 +48,7 @@ export function deadLettersRoutes(app: Server, deps: DeadLettersRoutesDeps): voi
   app.get(
     '/v1/dead-letters',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['dead letters'],
         summary: 'Deliveries that gave up after their attempts, newest first',
@@ -74,7 +78,7 @@ export function deadLettersRoutes(app: Server, deps: DeadLettersRoutesDeps): voi
   app.post(
     '/v1/dead-letters/:id/redrive',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['dead letters'],
         summary: 'Put a dead delivery back in the queue with a fresh attempt budget',
@@ -92,7 +96,14 @@ export function deadLettersRoutes(app: Server, deps: DeadLettersRoutesDeps): voi
         if (!(await markRedriven(tx, dead.id, dead.deliveryId, now))) return false;
         const payload: DeliverJobPayload = { deliveryIds: [dead.deliveryId] };
         await deps.queue.enqueue(
-          [{ topic: deliverTopic(dead.channel), lane: message.priority, payload }],
+          [
+            {
+              topic: deliverTopic(dead.channel),
+              lane: message.priority,
+              payload,
+              maxDeliveries: DELIVER_JOB_MAX_LEASES,
+            },
+          ],
           tx,
         );
         return true;

@@ -48,6 +48,8 @@ export interface DeliveryUpdate {
   readonly lastError: string | null;
   readonly provider: string | null;
   readonly providerMessageId: string | null;
+  /** The locale of the template actually used, when one was rendered. */
+  readonly locale: string | null;
 }
 
 /** Writes outcomes; only deliveries still `queued` change (a late duplicate cannot regress a final one). */
@@ -66,6 +68,7 @@ export async function applyDeliveryUpdates(
         last_error: u.lastError,
         provider: u.provider,
         provider_message_id: u.providerMessageId,
+        ...(u.locale !== null ? { locale: u.locale } : {}),
         updated_at: now,
         final_at: FINAL_STATUSES.includes(u.status) ? now : null,
       })

@@ -30,7 +30,11 @@ import {
 } from './deliveries-store.js';
 import { insertDeadLetters } from './dead-letters-store.js';
 import { decideRetry, type RetryOptions } from './retry-policy.js';
-import { deliverTopic, type DeliverJobPayload } from '../fanout/fanout-worker.js';
+import {
+  DELIVER_JOB_MAX_LEASES,
+  deliverTopic,
+  type DeliverJobPayload,
+} from '../fanout/fanout-worker.js';
 
 export interface DeliveryWorkerDeps {
   readonly db: Db;
@@ -60,9 +64,13 @@ interface Prepared {
  */
 export async function deliverJobs(
   deps: DeliveryWorkerDeps,
-  jobs: readonly LeasedJob[],
+  leased: readonly LeasedJob[],
 ): Promise<void> {
   const { db, queue, clock, log } = deps;
+  const poisoned = leased.filter((job) => job.deliveries >= DELIVER_JOB_MAX_LEASES);
+  if (poisoned.length > 0) await buryPoisoned(deps, poisoned);
+  const jobs = leased.filter((job) => job.deliveries < DELIVER_JOB_MAX_LEASES);
+  if (jobs.length === 0) return;
   const deliveries = await queuedDeliveries(
     db,
     jobs.flatMap((job) => (job.payload as DeliverJobPayload).deliveryIds),
@@ -141,7 +149,12 @@ export async function deliverJobs(
       started_at: started,
       finished_at: finished,
     });
-    const base = { id: d.id, attempts: attempt, provider: result.provider };
+    const base = {
+      id: d.id,
+      attempts: attempt,
+      provider: result.provider,
+      locale: p.outbound?.locale ?? null,
+    };
     if (result.outcome.ok) {
       updates.push({
         ...base,
@@ -210,6 +223,7 @@ export async function deliverJobs(
     lane,
     payload: { deliveryIds: ids } satisfies DeliverJobPayload,
     availableAt: at,
+    maxDeliveries: DELIVER_JOB_MAX_LEASES,
   }));
 
   await db.transaction().execute(async (tx) => {
@@ -233,6 +247,54 @@ export async function deliverJobs(
     }
   }
   log.debug({ jobs: jobs.length, deliveries: deliveries.length }, 'delivery jobs done');
+}
+
+/**
+ * Jobs on their last allowed lease: every earlier lease ended without an ack (the worker
+ * crashed or hung on them). Their deliveries go to the dead letters, visibly and re-drivable,
+ * instead of being tried again.
+ */
+async function buryPoisoned(deps: DeliveryWorkerDeps, jobs: readonly LeasedJob[]): Promise<void> {
+  const now = deps.clock();
+  const deliveries = await queuedDeliveries(
+    deps.db,
+    jobs.flatMap((job) => (job.payload as DeliverJobPayload).deliveryIds),
+  );
+  const why = `no worker finished this delivery in ${DELIVER_JOB_MAX_LEASES} tries (crash or hang)`;
+  deps.log.error(
+    { jobs: jobs.map((j) => j.id), deliveries: deliveries.length },
+    'burying poisoned delivery jobs',
+  );
+  await deps.db.transaction().execute(async (tx) => {
+    await applyDeliveryUpdates(
+      tx,
+      deliveries.map((d) => ({
+        id: d.id,
+        status: 'dead',
+        reason: 'poison',
+        attempts: Number(d.attempts),
+        lastError: why,
+        provider: d.provider,
+        providerMessageId: null,
+        locale: null,
+      })),
+      now,
+    );
+    await insertDeadLetters(
+      tx,
+      deliveries.map((d) => ({
+        id: newId(now),
+        delivery_id: d.id,
+        message_id: d.message_id,
+        channel: d.channel,
+        reason: why,
+        created_at: now,
+        redriven_at: null,
+      })),
+    );
+    await deps.queue.ack(jobs, tx);
+  });
+  for (const d of deliveries) deps.metrics.deliveries.inc({ channel: d.channel, status: 'dead' });
 }
 
 interface Context {
@@ -281,7 +343,7 @@ async function prepare(
   if (!isChannel(channel)) return fail(`unknown channel ${channel}`);
   const address = addressFor(channel as Channel, recipient);
   if (address === null) return fail(`recipient has no ${channel} address`);
-  const chain = localeChain(delivery.locale);
+  const chain = localeChain(recipient.locale, message.locale ?? undefined);
   const cacheKey = `${message.categoryKey}\u0000${channel}\u0000${chain.join(',')}`;
   if (!templates.has(cacheKey)) {
     templates.set(cacheKey, await resolveTemplate(deps.db, message.categoryKey, channel, chain));

@@ -18,6 +18,13 @@ export const deliverTopic = (channel: string) => `deliver.${channel}`;
 /** Deliveries per delivery job: one job, one lease, one commit for up to this many sends. */
 export const DELIVERIES_PER_JOB = 100;
 
+/**
+ * Leases a delivery job may take without an ack. The last lease is handled by burying the
+ * job's deliveries as dead (see deliverJobs), so they end in a final state instead of staying
+ * queued behind a job the queue itself dead-lettered.
+ */
+export const DELIVER_JOB_MAX_LEASES = 10;
+
 export interface DeliverJobPayload {
   readonly deliveryIds: readonly string[];
 }
@@ -252,7 +259,12 @@ async function enqueueDeliveries(
   for (const { channel, lane, ids } of groups.values()) {
     for (let i = 0; i < ids.length; i += DELIVERIES_PER_JOB) {
       const payload: DeliverJobPayload = { deliveryIds: ids.slice(i, i + DELIVERIES_PER_JOB) };
-      jobs.push({ topic: deliverTopic(channel), lane, payload });
+      jobs.push({
+        topic: deliverTopic(channel),
+        lane,
+        payload,
+        maxDeliveries: DELIVER_JOB_MAX_LEASES,
+      });
     }
   }
   if (jobs.length > 0) await queue.enqueue(jobs, tx);

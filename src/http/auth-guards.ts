@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Db } from '../store/database.js';
 import type { Clock } from '../time/clock.js';
 import { sameDigest, sha256 } from '../auth/secrets.js';
-import { apiKeyPrefix, findApiKey, getSourceById } from '../sources/sources-store.js';
+import { apiKeyPrefix, findApiKey, getSourceById, touchApiKey } from '../sources/sources-store.js';
 import { findSession } from '../auth/sessions-store.js';
 import { Problem } from './problem.js';
 import type { Principal } from './server-types.js';
@@ -35,10 +35,18 @@ export interface AuthGuards {
 }
 
 /**
- * preHandlers that establish `request.principal`. Wrong kind of credential → 403 (it was
+ * onRequest hooks that establish `request.principal`, before the body is even parsed. Wrong kind of credential → 403 (it was
  * valid, just not for this route); missing or unknown → 401 with the same body every time.
  */
 export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): AuthGuards {
+  // lastUsedAt is written at most once a minute per key: a write per request would cost a commit.
+  const touched = new Map<string, number>();
+  const touch = (prefix: string) => {
+    const now = clock();
+    if (now - (touched.get(prefix) ?? 0) < 60_000) return;
+    touched.set(prefix, now);
+    touchApiKey(db, prefix, now).catch(() => touched.delete(prefix));
+  };
   async function identify(request: FastifyRequest): Promise<Principal | null> {
     const token = bearer(request) ?? request.cookies?.[SESSION_COOKIE] ?? null;
     if (!token) return null;
@@ -49,6 +57,7 @@ export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): 
       if (!key || key.revoked || !sameDigest(key.hash, sha256(token))) return null;
       const source = await getSourceById(db, key.sourceId);
       if (!source) return null;
+      touch(prefix);
       return {
         kind: 'source',
         sourceId: source.id,

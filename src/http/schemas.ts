@@ -72,3 +72,16 @@ export const problemResponses = {
   403: ProblemSchema,
   404: ProblemSchema,
 } as const;
+
+/** The API shows times as ISO 8601 strings; stores keep epoch milliseconds. */
+export function isoTimes<T extends { createdAt: number; updatedAt: number }>(
+  x: T,
+): Omit<T, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string } {
+  return {
+    ...x,
+    createdAt: new Date(x.createdAt).toISOString(),
+    updatedAt: new Date(x.updatedAt).toISOString(),
+  };
+}
+
+export const TimestampSchema = Type.String({ format: 'date-time' });

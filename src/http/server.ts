@@ -12,6 +12,8 @@ export interface ServerOptions {
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
   readonly version: string;
+  /** Trust X-Forwarded-For: only when a reverse proxy sets it. */
+  readonly trustProxy: boolean;
 }
 
 /** A Fastify instance with Herald's conventions: TypeBox, problem+json errors, OpenAPI at /docs. */
@@ -21,7 +23,21 @@ export async function createServer(opts: ServerOptions): Promise<Server> {
     bodyLimit: opts.bodyLimitBytes,
     // Our own one-line request log (below) replaces Fastify's, which would log URLs and headers.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: true,
+    trustProxy: opts.trustProxy,
+    // Requests Node's parser rejects (bad bytes in the URL …) still get a problem+json answer.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy(err);
+      const body = JSON.stringify({
+        type: 'https://herald.dev/problems/validation-failed',
+        title: 'The request is not valid',
+        status: 400,
+        code: 'validation-failed',
+        detail: 'The request could not be parsed (for example, unencoded characters in the URL)',
+      });
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -69,7 +69,7 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
   app.get(
     '/v1/me/inbox',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags: ['inbox'],
         summary: 'My inbox, newest first',
@@ -112,7 +112,7 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
   app.get(
     '/v1/me/inbox/unread-count',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags: ['inbox'],
         summary: 'How many unread items I have',
@@ -125,7 +125,7 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
   app.post(
     '/v1/me/inbox/:id/read',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags: ['inbox'],
         summary: 'Mark one of my items read',
@@ -145,7 +145,7 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
   app.post(
     '/v1/me/inbox/read-all',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags: ['inbox'],
         summary: 'Mark all my items read',
@@ -163,7 +163,7 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
   app.get(
     '/v1/me/inbox/stream',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags: ['inbox'],
         summary: 'Live inbox (Server-Sent Events)',

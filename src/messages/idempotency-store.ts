@@ -14,8 +14,10 @@ const keyOf = (sourceId: string, key: string) => `${sourceId}\u0000${key}`;
 
 /**
  * Idempotency records live in the same transaction as the message they answer for: the key
- * is claimed iff the message commits. The insert is ON CONFLICT DO NOTHING so that two
- * processes racing for one key (PostgreSQL) cannot both win.
+ * is claimed iff the message commits. On conflict the insert only replaces an EXPIRED record.
+ * With SQLite the lookup and the insert run under the single writer, so no other request can
+ * slip between them; a multi-writer database (PostgreSQL, scale-out issue) must also check
+ * which rows the insert wrote and roll back the losers.
  */
 export const idempotencyRecords = {
   async lookup(

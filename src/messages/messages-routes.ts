@@ -135,7 +135,7 @@ export function messagesRoutes(app: Server, deps: MessagesRoutesDeps): void {
   app.post(
     '/v1/messages',
     {
-      preHandler: guards.source,
+      onRequest: guards.source,
       schema: {
         tags: ['messages'],
         summary: 'Send a message',
@@ -173,7 +173,7 @@ export function messagesRoutes(app: Server, deps: MessagesRoutesDeps): void {
   app.get(
     '/v1/messages',
     {
-      preHandler: guards.sourceOrAdmin,
+      onRequest: guards.sourceOrAdmin,
       schema: {
         tags: ['messages'],
         summary: 'List messages (a source sees its own), newest first',
@@ -205,7 +205,7 @@ export function messagesRoutes(app: Server, deps: MessagesRoutesDeps): void {
   app.get(
     '/v1/messages/:id',
     {
-      preHandler: guards.sourceOrAdmin,
+      onRequest: guards.sourceOrAdmin,
       schema: {
         tags: ['messages'],
         summary: 'A message with its delivery counts per channel × status',
@@ -219,7 +219,7 @@ export function messagesRoutes(app: Server, deps: MessagesRoutesDeps): void {
   app.get(
     '/v1/messages/:id/deliveries',
     {
-      preHandler: guards.sourceOrAdmin,
+      onRequest: guards.sourceOrAdmin,
       schema: {
         tags: ['messages'],
         summary: 'The deliveries of a message, one per recipient × channel',
@@ -260,7 +260,7 @@ export function messagesRoutes(app: Server, deps: MessagesRoutesDeps): void {
   app.get(
     '/v1/messages/:id/deliveries/:deliveryId',
     {
-      preHandler: guards.sourceOrAdmin,
+      onRequest: guards.sourceOrAdmin,
       schema: {
         tags: ['messages'],
         summary: 'One delivery with its timeline of attempts',

@@ -84,7 +84,7 @@ export function preferencesRoutes(app: Server, deps: PreferencesRoutesDeps): voi
   app.get(
     '/v1/me/preferences',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags: ['preferences'],
         summary: 'My notification preferences',
@@ -97,12 +97,12 @@ export function preferencesRoutes(app: Server, deps: PreferencesRoutesDeps): voi
   app.put(
     '/v1/me/preferences',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags: ['preferences'],
         summary: 'Change my language and per-category choices',
         description:
-          'Categories not listed keep their settings. `channels: null` goes back to the category defaults. Mandatory categories cannot be turned off or narrowed (422).',
+          'Categories not listed keep their settings. `channels: null` goes back to the category defaults. Mandatory categories cannot be turned off or narrowed (400 `validation-failed`).',
         body: Type.Object(
           {
             locale: Type.Optional(LocaleSchema),

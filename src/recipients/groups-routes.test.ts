@@ -55,6 +55,7 @@ before(async () => {
     logger: pino({ level: 'silent' }),
     bodyLimitBytes: 262144,
     version: 'test',
+    trustProxy: false,
   });
   const clock = () => Date.now();
   groupsRoutes(app, { db, clock, guards: authGuards(db, () => sha256(TOKEN), clock) });

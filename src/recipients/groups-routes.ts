@@ -4,7 +4,13 @@ import type { Clock } from '../time/clock.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import type { Server } from '../http/server-types.js';
 import { notFound, Problem } from '../http/problem.js';
-import { AudienceFilterSchema, ProblemSchema, problemResponses } from '../http/schemas.js';
+import {
+  AudienceFilterSchema,
+  isoTimes,
+  ProblemSchema,
+  problemResponses,
+  TimestampSchema,
+} from '../http/schemas.js';
 import type { AudienceFilter } from './audience-types.js';
 import { filterConstrains } from './users-store.js';
 import {
@@ -29,8 +35,8 @@ const GroupSchema = Type.Object({
     description: 'The filter of a dynamic group',
   }),
   memberCount: Type.Integer({ description: 'Users in the group now' }),
-  createdAt: Type.Integer({ description: 'Epoch milliseconds' }),
-  updatedAt: Type.Integer({ description: 'Epoch milliseconds' }),
+  createdAt: TimestampSchema,
+  updatedAt: TimestampSchema,
 });
 
 const groupFields = {
@@ -73,8 +79,8 @@ function checkShape(body: {
 }
 
 /** The written group, or the Problem the refusal maps to. */
-function unwrap(result: GroupWrite, key: string): Group {
-  if (result.ok) return result.group;
+function unwrap(result: GroupWrite, key: string): ReturnType<typeof isoTimes<Group>> {
+  if (result.ok) return isoTimes(result.group);
   switch (result.reason) {
     case 'conflict':
       throw new Problem('conflict', `A group with key "${key}" exists already`);
@@ -100,7 +106,7 @@ export function groupsRoutes(
   app.post(
     '/v1/groups',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['groups'],
         summary: 'Create a group',
@@ -129,20 +135,20 @@ export function groupsRoutes(
   app.get(
     '/v1/groups',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['groups'],
         summary: 'List groups with their member counts',
         response: { 200: Type.Object({ items: Type.Array(GroupSchema) }), ...problemResponses },
       },
     },
-    async () => ({ items: await listGroups(db) }),
+    async () => ({ items: (await listGroups(db)).map(isoTimes) }),
   );
 
   app.get(
     '/v1/groups/:key',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['groups'],
         summary: 'Get a group',
@@ -153,14 +159,14 @@ export function groupsRoutes(
     async (request) => {
       const group = await getGroup(db, request.params.key);
       if (!group) throw notFound(`Group "${request.params.key}"`);
-      return group;
+      return isoTimes(group);
     },
   );
 
   app.put(
     '/v1/groups/:key',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['groups'],
         summary: 'Replace a group',
@@ -183,7 +189,7 @@ export function groupsRoutes(
   app.delete(
     '/v1/groups/:key',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['groups'],
         summary: 'Delete a group',
@@ -203,7 +209,7 @@ export function groupsRoutes(
   app.get(
     '/v1/groups/:key/members',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['groups'],
         summary: "List a group's members",
@@ -223,7 +229,7 @@ export function groupsRoutes(
         after: request.query.cursor,
       });
       if (!page) throw notFound(`Group "${request.params.key}"`);
-      return page;
+      return { ...page, items: page.items.map(isoTimes) };
     },
   );
 }

@@ -29,6 +29,7 @@ before(async () => {
     logger: pino({ level: 'silent' }),
     bodyLimitBytes: 262144,
     version: 'test',
+    trustProxy: false,
   });
   const clock = () => Date.now();
   usersRoutes(app, { db, clock, guards: authGuards(db, () => sha256(TOKEN), clock) });

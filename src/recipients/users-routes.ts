@@ -4,7 +4,13 @@ import type { Clock } from '../time/clock.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import type { Server } from '../http/server-types.js';
 import { notFound, Problem } from '../http/problem.js';
-import { Page, ProblemSchema, problemResponses } from '../http/schemas.js';
+import {
+  isoTimes,
+  Page,
+  ProblemSchema,
+  problemResponses,
+  TimestampSchema,
+} from '../http/schemas.js';
 import { hashPassword } from '../auth/secrets.js';
 import { deleteUser, getUserByExternalId, listUsers, upsertUsers } from './users-store.js';
 import { importUsers, MAX_IMPORT_ROWS, validateUser, type FieldError } from './users-import.js';
@@ -40,8 +46,8 @@ export const UserSchema = Type.Object(
     hasPassword: Type.Boolean({
       description: 'Whether the user can log in to the message center with a password',
     }),
-    createdAt: Type.Integer({ description: 'Epoch milliseconds' }),
-    updatedAt: Type.Integer({ description: 'Epoch milliseconds' }),
+    createdAt: TimestampSchema,
+    updatedAt: TimestampSchema,
   },
   { description: 'A recipient (the password hash is never shown)' },
 );
@@ -124,7 +130,7 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
     scoped.post(
       '/v1/users/import',
       {
-        preHandler: guards.admin,
+        onRequest: guards.admin,
         bodyLimit: IMPORT_BODY_LIMIT_BYTES,
         // Rows are validated one by one by importUsers (a bad row must not reject the file);
         // the body schema below is for the OpenAPI description only.
@@ -177,7 +183,7 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
     scoped.get(
       '/v1/users',
       {
-        preHandler: guards.admin,
+        onRequest: guards.admin,
         schema: {
           tags: ['users'],
           summary: 'List users',
@@ -203,14 +209,15 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
       },
       async (request) => {
         const { limit, cursor, q, orgPrefix, role } = request.query;
-        return listUsers(db, { limit, after: cursor, q, orgPrefix, role });
+        const page = await listUsers(db, { limit, after: cursor, q, orgPrefix, role });
+        return { ...page, items: page.items.map(isoTimes) };
       },
     );
 
     scoped.get(
       '/v1/users/:externalId',
       {
-        preHandler: guards.admin,
+        onRequest: guards.admin,
         schema: {
           tags: ['users'],
           summary: 'Get a user',
@@ -221,14 +228,14 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
       async (request) => {
         const user = await getUserByExternalId(db, request.params.externalId);
         if (!user) throw notFound(`User "${request.params.externalId}"`);
-        return user;
+        return isoTimes(user);
       },
     );
 
     scoped.put(
       '/v1/users/:externalId',
       {
-        preHandler: guards.admin,
+        onRequest: guards.admin,
         schema: {
           tags: ['users'],
           summary: 'Create or update one user',
@@ -265,14 +272,14 @@ export function usersRoutes(app: Server, deps: { db: Db; clock: Clock; guards: A
         const passwordHash = password === undefined ? undefined : await hashPassword(password);
         const [outcome] = await upsertUsers(db, [{ ...user, passwordHash }], clock());
         const stored = await getUserByExternalId(db, externalId);
-        return reply.code(outcome === 'created' ? 201 : 200).send(stored!);
+        return reply.code(outcome === 'created' ? 201 : 200).send(isoTimes(stored!));
       },
     );
 
     scoped.delete(
       '/v1/users/:externalId',
       {
-        preHandler: guards.admin,
+        onRequest: guards.admin,
         schema: {
           tags: ['users'],
           summary: 'Delete a user',

@@ -80,7 +80,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
   app.get(
     '/v1/sources',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['sources'],
         summary: 'List sources',
@@ -95,7 +95,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
   app.post(
     '/v1/sources',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['sources'],
         summary: 'Create a source (a producing system)',
@@ -135,7 +135,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
   app.get(
     '/v1/sources/:key',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['sources'],
         summary: 'A source',
@@ -149,7 +149,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
   app.patch(
     '/v1/sources/:key',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['sources'],
         summary: "Change a source's name or allowed categories",
@@ -184,7 +184,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
   app.delete(
     '/v1/sources/:key',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['sources'],
         summary: 'Delete a source that has sent nothing (revoke its keys instead otherwise)',
@@ -204,7 +204,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
   app.get(
     '/v1/sources/:key/api-keys',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['sources'],
         summary: "A source's API keys (never the secrets)",
@@ -221,7 +221,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
   app.post(
     '/v1/sources/:key/api-keys',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['sources'],
         summary: 'Create an API key; the secret is in this response only',
@@ -242,7 +242,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
   app.delete(
     '/v1/sources/:key/api-keys/:id',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags: ['sources'],
         summary: 'Revoke an API key (at once, for good)',

@@ -177,3 +177,12 @@ export async function findApiKey(
     .executeTakeFirst();
   return row ? { sourceId: row.source_id, hash: row.hash, revoked: row.revoked_at !== null } : null;
 }
+
+/** Records that a key was used (best effort; callers throttle it). */
+export async function touchApiKey(db: Db, prefix: string, now: number): Promise<void> {
+  await db
+    .updateTable('api_keys')
+    .set({ last_used_at: now })
+    .where('prefix', '=', prefix)
+    .execute();
+}

@@ -61,6 +61,7 @@ describe('templates routes', () => {
       logger: pino({ level: 'silent' }),
       bodyLimitBytes: 262144,
       version: 'test',
+      trustProxy: false,
     });
     const guards = authGuards(
       db,

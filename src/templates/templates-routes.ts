@@ -172,7 +172,7 @@ export function templatesRoutes(
   app.put(
     path,
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'Store a new version of a template',
@@ -212,7 +212,7 @@ export function templatesRoutes(
   app.get(
     '/v1/templates',
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'List the current version of every template',
@@ -233,7 +233,7 @@ export function templatesRoutes(
   app.get(
     path,
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'Get the current version of a template',
@@ -252,7 +252,7 @@ export function templatesRoutes(
   app.get(
     `${path}/versions`,
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'List every version of a template, newest first',
@@ -271,7 +271,7 @@ export function templatesRoutes(
   app.post(
     `${path}/preview`,
     {
-      preHandler: guards.admin,
+      onRequest: guards.admin,
       schema: {
         tags,
         summary: 'Render a template with sample data',

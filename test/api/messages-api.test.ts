@@ -250,6 +250,37 @@ describe('POST /v1/messages and message status', () => {
       });
     }
 
+    it('checks credentials before it looks at the body', async () => {
+      const res = await client(t.url)('POST', '/v1/messages', { nonsense: true });
+      assert.equal(res.status, 401);
+      assert.equal(res.body.code, 'unauthenticated');
+    });
+
+    it('answers a request Node cannot parse (raw UTF-8 in the URL) with problem+json', async () => {
+      const { connect } = await import('node:net');
+      const url = new URL(t.url);
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(url.port), url.hostname, () => {
+          socket.write(
+            Buffer.from(`GET /v1/users?orgPrefix=农学院 HTTP/1.1\r\nHost: x\r\n\r\n`, 'utf8'),
+          );
+        });
+        let data = '';
+        socket.on('data', (c: Buffer) => (data += c.toString()));
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+      });
+      const [head, body = ''] = raw.split('\r\n\r\n');
+      const res = {
+        status: Number(/^HTTP\/1\.1 (\d+)/.exec(head!)?.[1]),
+        type: /content-type: ([^\r\n]+)/i.exec(head!)?.[1] ?? '',
+        body,
+      };
+      assert.equal(res.status, 400);
+      assert.match(res.type, /application\/problem\+json/);
+      assert.equal(JSON.parse(res.body).code, 'validation-failed');
+    });
+
     it('names the unknown recipients', async () => {
       const res = await jwc('POST', '/v1/messages', exam(['2024010101', 'nobody-1', 'nobody-2']));
       assert.deepEqual(res.body.unknownUsers, ['nobody-1', 'nobody-2']);
@@ -281,6 +312,20 @@ describe('POST /v1/messages and message status', () => {
     const list = await lib('GET', '/v1/messages');
     assert.ok(list.body.items.every((m: { source: string }) => m.source === 'lib'));
     assert.equal((await admin('GET', `/v1/messages/${sent.body.id}`)).status, 200);
+  });
+
+  it("falls back from the message's locale to the recipient's own language", async () => {
+    const res = await jwc('POST', '/v1/messages', {
+      ...exam(['2024010102']),
+      locale: 'fr',
+      channels: ['in_app'],
+    });
+    const id = res.body.id;
+    const d = await eventually(async () => {
+      const list = await jwc('GET', `/v1/messages/${id}/deliveries`);
+      return list.body.items[0]?.status === 'delivered' ? list.body.items[0] : undefined;
+    });
+    assert.equal(d.locale, 'en', '2024010102 reads English; there is no French template');
   });
 
   it('holds a message with a future sendAt until then', async () => {

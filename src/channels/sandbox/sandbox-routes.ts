@@ -9,7 +9,7 @@ export function sandboxRoutes(app: Server, deps: { db: Db; guards: AuthGuards })
   app.get(
     '/v1/sandbox/outbox',
     {
-      preHandler: deps.guards.admin,
+      onRequest: deps.guards.admin,
       schema: {
         tags: ['sandbox'],
         summary: 'What the sandbox provider recorded instead of sending, newest first',
