@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db, Tx } from '../store/database.js';
 import type { DeliveriesTable, DeliveryAttemptsTable, DeliveryStatus } from '../store/schema.js';
 
@@ -52,29 +53,39 @@ export interface DeliveryUpdate {
   readonly locale: string | null;
 }
 
-/** Writes outcomes; only deliveries still `queued` change (a late duplicate cannot regress a final one). */
+/**
+ * Writes outcomes, 500 rows per statement (UPDATE … FROM VALUES, which SQLite and PostgreSQL
+ * both speak). Only deliveries still `queued` change, so a late duplicate cannot regress a
+ * final one.
+ */
 export async function applyDeliveryUpdates(
   tx: Tx,
   updates: readonly DeliveryUpdate[],
   now: number,
 ): Promise<void> {
-  for (const u of updates) {
-    await tx
-      .updateTable('deliveries')
-      .set({
-        status: u.status,
-        reason: u.reason,
-        attempts: u.attempts,
-        last_error: u.lastError,
-        provider: u.provider,
-        provider_message_id: u.providerMessageId,
-        ...(u.locale !== null ? { locale: u.locale } : {}),
-        updated_at: now,
-        final_at: FINAL_STATUSES.includes(u.status) ? now : null,
-      })
-      .where('id', '=', u.id)
-      .where('status', '=', 'queued')
-      .execute();
+  const final = sql.join(FINAL_STATUSES.map((s) => sql.lit(s)));
+  for (let i = 0; i < updates.length; i += 500) {
+    const rows = sql.join(
+      updates
+        .slice(i, i + 500)
+        .map(
+          (u) =>
+            sql`(${u.id}, ${u.status}, ${u.reason}, ${u.attempts}, ${u.lastError}, ${u.provider}, ${u.providerMessageId}, ${u.locale})`,
+        ),
+    );
+    await sql`
+      update deliveries set
+        status = v.column2,
+        reason = v.column3,
+        attempts = v.column4,
+        last_error = v.column5,
+        provider = v.column6,
+        provider_message_id = v.column7,
+        locale = coalesce(v.column8, deliveries.locale),
+        updated_at = ${now},
+        final_at = case when v.column2 in (${final}) then ${now} else null end
+      from (values ${rows}) as v
+      where deliveries.id = v.column1 and deliveries.status = 'queued'`.execute(tx);
   }
 }
 

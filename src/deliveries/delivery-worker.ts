@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.js';
 import type { DeadLettersTable, DeliveriesTable, DeliveryAttemptsTable } from '../store/schema.js';
@@ -83,8 +84,10 @@ export async function deliverJobs(
   const started = clock();
   const prepared: Prepared[] = [];
   const templates = new Map<string, Awaited<ReturnType<typeof resolveTemplate>>>();
-  for (const delivery of deliveries) {
+  for (const [i, delivery] of deliveries.entries()) {
     prepared.push(await prepare(deps, delivery, context, templates));
+    // SQLite and rendering are synchronous underneath: let HTTP requests in now and then.
+    if (i % 200 === 199) await setImmediate();
   }
 
   // Send per provider (one channel per job, so normally one provider).
@@ -234,8 +237,9 @@ export async function deliverJobs(
     await queue.ack(jobs, tx);
   });
 
+  const byId = new Map(deliveries.map((d) => [d.id, d]));
   for (const u of updates) {
-    const d = deliveries.find((x) => x.id === u.id)!;
+    const d = byId.get(u.id)!;
     if (u.status === 'queued') continue;
     deps.metrics.deliveries.inc({ channel: d.channel, status: u.status });
     if (u.status === 'sent' || u.status === 'delivered') {

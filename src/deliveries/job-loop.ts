@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { LeasedJob, Queue } from '../queue/queue.js';
 
@@ -60,6 +61,8 @@ export class JobLoop {
           'jobs failed; they will be retried after their lease',
         );
       }
+      // Handlers mostly run synchronous SQLite work: give waiting I/O (HTTP) its turn.
+      await setImmediate();
     }
   }
 }

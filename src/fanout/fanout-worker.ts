@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../store/database.js';
 import type { DeliveriesTable } from '../store/schema.js';
@@ -104,6 +105,7 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
     const rows: DeliveriesTable[] = [];
     const perMessage: { work: Work; rows: DeliveriesTable[] }[] = [];
     for (const { work, recipients } of small) {
+      await setImmediate();
       const planned = await plan(deps, work, recipients, now);
       rows.push(...planned);
       perMessage.push({ work, rows: planned });
@@ -147,6 +149,7 @@ async function fanOutLarge(deps: FanoutDeps, work: Work, batchSize: number): Pro
     batchSize,
     ...(cursor ? { after: cursor } : {}),
   })) {
+    await setImmediate();
     const now = clock();
     const rows = await plan(deps, work, recipients, now);
     cursor = recipients[recipients.length - 1]!.id;

@@ -14,14 +14,24 @@ export const LOCALE_PATTERN = '^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]
 
 const localeRe = new RegExp(LOCALE_PATTERN);
 
+const canonical = new Map<string, string | null>();
+
 /** `zh-cn` → `zh-CN`, `zh-hant-hk` → `zh-Hant-HK`; null when the tag is not a locale. */
 export function canonicalLocale(tag: string): string | null {
-  if (!localeRe.test(tag)) return null;
-  try {
-    return Intl.getCanonicalLocales(tag)[0] ?? null;
-  } catch {
-    return null;
+  let c = canonical.get(tag);
+  if (c !== undefined) return c;
+  c = null;
+  if (localeRe.test(tag)) {
+    try {
+      c = Intl.getCanonicalLocales(tag)[0] ?? null;
+    } catch {
+      c = null;
+    }
   }
+  // Few distinct tags exist (users' and messages' locales); the bound only guards against abuse.
+  if (canonical.size > 10_000) canonical.clear();
+  canonical.set(tag, c);
+  return c;
 }
 
 /**

@@ -46,7 +46,7 @@ export function openSqlite(file: string): OpenedSqlite {
   raw.pragma('synchronous = FULL');
   raw.pragma('foreign_keys = ON');
   raw.pragma('busy_timeout = 5000');
-  raw.pragma('cache_size = -65536');
+  raw.pragma('cache_size = -16384');
   raw.defaultSafeIntegers(false);
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({ database: withStatementCache(raw, 500) }),
