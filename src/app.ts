@@ -16,9 +16,8 @@ import type { Server } from './http/server-types.js';
 import { authGuards } from './http/auth-guards.js';
 import { Metrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/ops-routes.js';
-import { ProviderRegistry } from './channels/provider-registry.js';
-import { SandboxProvider } from './channels/sandbox/sandbox-provider.js';
-import { InAppProvider } from './channels/in-app/in-app-provider.js';
+import type { ProviderRegistry } from './channels/provider-registry.js';
+import { buildProviders } from './channels/build-providers.js';
 import { sandboxRoutes } from './channels/sandbox/sandbox-routes.js';
 import { InboxHub } from './inbox/inbox-hub.js';
 import { inboxRoutes } from './inbox/inbox-routes.js';
@@ -32,13 +31,12 @@ import { groupsRoutes } from './recipients/groups-routes.js';
 import { preferencesRoutes } from './preferences/preferences-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { deleteExpiredSessions } from './auth/sessions-store.js';
-import { Ingest, FANOUT_TOPIC } from './messages/ingest.js';
+import { Ingest } from './messages/ingest.js';
 import { messagesRoutes } from './messages/messages-routes.js';
 import { idempotencyRecords } from './messages/idempotency-store.js';
 import { deadLettersRoutes } from './deliveries/dead-letters-routes.js';
-import { JobLoop } from './deliveries/job-loop.js';
-import { ALL_DELIVERY_TOPICS, deliverJobs } from './deliveries/delivery-worker.js';
-import { fanOutJobs } from './fanout/fanout-worker.js';
+import { startWorkers, type Workers } from './runtime/workers.js';
+import { startWorkerThread } from './runtime/worker-host.js';
 import type { RetryOptions } from './deliveries/retry-policy.js';
 import { seedDemo, DEMO_EXAMPLES } from './demo/demo-seed.js';
 
@@ -109,12 +107,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     : await readSetting(db, 'admin_token_hash');
   if (!adminHash) throw new Error('admin token hash missing after initialisation');
 
-  const queue = new EmbeddedQueue(db, clock);
-  const metrics = new Metrics(queue);
-  const hub = new InboxHub();
+  // Queue wake-ups and inbox signals also reach the worker thread (`herald all`): channels are
+  // named after the database file, so Herald instances in one process stay apart.
+  const dbFile = join(config.dataDir, 'herald.db');
+  const queue = new EmbeddedQueue(db, clock, dbFile);
+  const metrics = new Metrics({ queue, processMetrics: true });
+  const hub = new InboxHub(dbFile);
   const renderer = new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' });
-  const providers = new ProviderRegistry(config.sandbox ? new SandboxProvider(db, clock) : null);
-  providers.register('in_app', new InAppProvider(db, hub, clock));
+  const providers = buildProviders(config, db, hub, clock);
   const ingest = new Ingest(db, queue, clock, (n) => metrics.messagesAccepted.inc(n));
   const guards = authGuards(db, () => adminHash, clock);
 
@@ -145,9 +145,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   deadLettersRoutes(server, { db, clock, queue, guards });
   sandboxRoutes(server, { db, guards });
 
-  const loops: JobLoop[] = [];
+  let workers: Workers | null = null;
   const timers: NodeJS.Timeout[] = [];
-  const leaseMs = config.leaseSeconds * 1000;
 
   return {
     config,
@@ -159,20 +158,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     generatedAdminToken,
     demo,
     async start(role) {
-      if (role === 'worker' || role === 'all') {
-        const fanoutDeps = {
-          db,
-          queue,
-          clock,
-          providers,
-          log,
-          leaseMs,
-          onDeliveriesCreated: (created: readonly { channel: string; status: string }[]) => {
-            for (const d of created)
-              metrics.deliveries.inc({ channel: d.channel, status: d.status });
-          },
-        };
-        const deliveryDeps = {
+      if (role === 'all' && config.workerThread) {
+        const thread = await startWorkerThread(config, log);
+        metrics.addRemote(() => thread.metrics());
+        workers = thread;
+      } else if (role === 'worker' || role === 'all') {
+        workers = startWorkers({
           db,
           queue,
           clock,
@@ -180,29 +171,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           renderer,
           metrics,
           log,
+          leaseMs: config.leaseSeconds * 1000,
+          concurrency: config.workerConcurrency,
           ...(options.retry ? { retry: options.retry } : {}),
-        };
-        loops.push(
-          new JobLoop({
-            name: 'fanout',
-            queue,
-            topics: [FANOUT_TOPIC],
-            maxJobs: 64,
-            leaseMs,
-            handle: (jobs) => fanOutJobs(fanoutDeps, jobs),
-            log,
-          }),
-          new JobLoop({
-            name: 'deliver',
-            queue,
-            topics: ALL_DELIVERY_TOPICS,
-            maxJobs: config.workerConcurrency,
-            leaseMs,
-            handle: (jobs) => deliverJobs(deliveryDeps, jobs),
-            log,
-          }),
-        );
-        for (const l of loops) l.start();
+        });
       }
       if (role === 'scheduler' || role === 'all') {
         const housekeeping = async () => {
@@ -230,8 +202,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       ready = false;
       for (const t of timers) clearInterval(t);
       await server.close();
-      await Promise.all(loops.map((l) => l.stop()));
+      await workers?.stop();
       await queue.close();
+      hub.close();
       await db.destroy();
     },
   };

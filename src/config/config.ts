@@ -24,6 +24,7 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly bodyLimitBytes: number;
   readonly workerConcurrency: number;
+  readonly workerThread: boolean;
   readonly leaseSeconds: number;
   readonly sessionTtlHours: number;
   readonly sseHeartbeatSeconds: number;
@@ -153,6 +154,10 @@ export const CONFIG_SPEC = {
     1000,
     'Delivery jobs (up to 100 deliveries each) a worker leases and sends at once.',
   ),
+  HERALD_WORKER_THREAD: bool(
+    true,
+    'In `herald all`, run fan-out and delivery in a worker thread (a second core); false: on the API thread.',
+  ),
   HERALD_LEASE_SECONDS: int(
     30,
     1,
@@ -198,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: values.HERALD_TRUST_PROXY as boolean,
     bodyLimitBytes: values.HERALD_BODY_LIMIT_BYTES as number,
     workerConcurrency: values.HERALD_WORKER_CONCURRENCY as number,
+    workerThread: values.HERALD_WORKER_THREAD as boolean,
     leaseSeconds: values.HERALD_LEASE_SECONDS as number,
     sessionTtlHours: values.HERALD_SESSION_TTL_HOURS as number,
     sseHeartbeatSeconds: values.HERALD_SSE_HEARTBEAT_SECONDS as number,

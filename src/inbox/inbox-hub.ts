@@ -1,3 +1,4 @@
+import { BroadcastChannel } from 'node:worker_threads';
 /** What changed in a user's inbox: a new item, or items marked read. */
 export type InboxSignal = 'item' | 'read';
 
@@ -10,6 +11,25 @@ type Listener = (signal: InboxSignal) => void;
  */
 export class InboxHub {
   private readonly listeners = new Map<string, Set<Listener>>();
+  /** Carries signals between threads of this process (workers write inboxes, the API streams). */
+  private readonly peers: BroadcastChannel | null;
+
+  /** @param channel when set, hubs in other threads with the same channel name hear publishes. */
+  constructor(channel?: string) {
+    this.peers = channel ? new BroadcastChannel(`herald-inbox:${channel}`) : null;
+    if (this.peers) {
+      this.peers.onmessage = (event) => {
+        const { userId, signal } = (event as { data: { userId: string; signal: InboxSignal } })
+          .data;
+        this.notify(userId, signal);
+      };
+      this.peers.unref();
+    }
+  }
+
+  close(): void {
+    this.peers?.close();
+  }
 
   subscribe(userId: string, listener: Listener): () => void {
     let set = this.listeners.get(userId);
@@ -25,6 +45,11 @@ export class InboxHub {
   }
 
   publish(userId: string, signal: InboxSignal): void {
+    this.notify(userId, signal);
+    this.peers?.postMessage({ userId, signal });
+  }
+
+  private notify(userId: string, signal: InboxSignal): void {
     for (const l of this.listeners.get(userId) ?? []) l(signal);
   }
 

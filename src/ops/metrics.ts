@@ -1,4 +1,11 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+} from 'prom-client';
 import type { Queue } from '../queue/queue.js';
 import { LANES } from '../queue/queue.js';
 
@@ -34,7 +41,37 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(queue: Queue) {
+  /** Metrics of other threads (the worker thread of `herald all`), merged into the output. */
+  private readonly remotes: (() => Promise<unknown[]>)[] = [];
+
+  /**
+   * @param opts.queue the queue whose depth to report (the thread that serves /metrics)
+   * @param opts.processMetrics Node's process metrics (once per process, not per thread)
+   */
+  constructor(opts: { queue: Queue | null; processMetrics: boolean }) {
+    const { queue } = opts;
+    if (queue) this.queueDepth(queue);
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+  }
+
+  addRemote(source: () => Promise<unknown[]>): void {
+    this.remotes.push(source);
+  }
+
+  /** The Prometheus text of this thread's metrics plus those of its remotes, summed. */
+  async expose(): Promise<{ contentType: string; text: string }> {
+    if (this.remotes.length === 0) {
+      return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+    }
+    const all = [
+      await this.registry.getMetricsAsJSON(),
+      ...(await Promise.all(this.remotes.map((r) => r()))),
+    ];
+    const merged = AggregatorRegistry.aggregate(all as object[]);
+    return { contentType: merged.contentType, text: await merged.metrics() };
+  }
+
+  private queueDepth(queue: Queue): void {
     const depth = new Gauge({
       name: 'herald_queue_depth',
       help: 'Jobs waiting in the queue, per priority lane.',
@@ -46,6 +83,5 @@ export class Metrics {
       },
     });
     void depth;
-    collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
   }
 }

@@ -54,8 +54,9 @@ export function opsRoutes(
     '/metrics',
     { schema: { tags: ['operations'], summary: 'Prometheus metrics', security: [] } },
     async (_request, reply) => {
-      reply.type(deps.metrics.registry.contentType);
-      return deps.metrics.registry.metrics();
+      const { contentType, text } = await deps.metrics.expose();
+      reply.type(contentType);
+      return text;
     },
   );
 }

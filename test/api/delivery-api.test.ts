@@ -39,7 +39,11 @@ describe('delivery: attempts, retries, permanent failures and dead letters', () 
   const sms = new ScriptedProvider();
 
   before(async () => {
-    t = await startTestHerald({}, { retry: { baseMs: 20, capMs: 100 } });
+    // The scripted provider lives in this thread, so the workers must too.
+    t = await startTestHerald(
+      { HERALD_WORKER_THREAD: 'false' },
+      { retry: { baseMs: 20, capMs: 100 } },
+    );
     t.herald.providers.register('sms', sms);
     jwc = client(t.url, t.keys.jwc);
     admin = client(t.url, ADMIN_TOKEN);

@@ -56,6 +56,15 @@ describe('POST /v1/messages and message status', () => {
     assert.equal(inApp.recipient.externalId, '2024010101');
     assert.equal(inApp.attempts, 1);
     assert.equal(inApp.provider, 'in-app');
+    // Delivery ran in the worker thread; /metrics still counts it.
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(metrics, /^herald_deliveries_total\{channel="in_app",status="delivered"\} [1-9]/m);
+    assert.match(metrics, /^herald_messages_accepted_total [1-9]/m);
+    assert.equal(
+      metrics.match(/^herald_process_cpu_seconds_total /gm)?.length,
+      1,
+      'process metrics once',
+    );
   });
 
   describe('idempotency (Stripe semantics)', () => {

@@ -1,3 +1,4 @@
+import { BroadcastChannel } from 'node:worker_threads';
 /**
  * The queue kept in Herald's own SQLite file, SQS-style: a job row is leasable when
  * `available_at <= now`; a lease pushes `available_at` forward by the visibility timeout and
@@ -36,10 +37,21 @@ export class EmbeddedQueue implements Queue {
   /** Resolvers of pending `waitForWork` calls; each clears its own timer. */
   readonly #waiters = new Set<() => void>();
   #closed = false;
+  /** Wakes queues on the same database in other threads (the workers of `herald all`). */
+  readonly #peers: BroadcastChannel | null;
 
-  constructor(db: Db, clock: Clock = systemClock) {
+  /**
+   * @param wakeChannel when set, enqueues here wake `waitForWork` in every EmbeddedQueue of
+   *   this process (any thread) created with the same channel name — use the database path.
+   */
+  constructor(db: Db, clock: Clock = systemClock, wakeChannel?: string) {
     this.#db = db;
     this.#clock = clock;
+    this.#peers = wakeChannel ? new BroadcastChannel(`herald-queue:${wakeChannel}`) : null;
+    if (this.#peers) {
+      this.#peers.onmessage = () => this.#wakeLocal();
+      this.#peers.unref();
+    }
   }
 
   async enqueue(jobs: readonly JobInput[], tx?: Tx): Promise<void> {
@@ -208,10 +220,18 @@ export class EmbeddedQueue implements Queue {
   /** Releases waiting workers; the database handle belongs to the app and stays open. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#wake();
+    this.#peers?.close();
+    this.#wakeLocal();
   }
 
   #wake(): void {
+    this.#wakeLocal();
+    // Other threads hold their own connection: tell them after the current transaction has
+    // had its chance to commit (transactions here run to their end without yielding to I/O).
+    if (this.#peers) setImmediate(() => !this.#closed && this.#peers!.postMessage(0));
+  }
+
+  #wakeLocal(): void {
     for (const done of [...this.#waiters]) done();
   }
 }

@@ -13,11 +13,16 @@ export interface OpenedSqlite {
 /**
  * Kysely prepares every query anew, and preparing costs more than running most of Herald's
  * statements. This keeps the most recently used prepared statements (LRU by SQL text).
+ * Wraps transactions' BEGIN too (see below).
  */
 function withStatementCache(raw: SqliteDatabase.Database, size: number): KyselySqliteDatabase {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
-    prepare(sql: string) {
+    prepare(text: string) {
+      // Every transaction Herald opens writes. BEGIN IMMEDIATE takes the write lock up front,
+      // so a second connection (the worker thread) makes it wait (busy_timeout) instead of
+      // failing with SQLITE_BUSY when a read would have to be upgraded to a write.
+      const sql = text === 'begin' ? 'begin immediate' : text;
       let stmt = cache.get(sql);
       if (stmt) {
         cache.delete(sql);

@@ -1,0 +1,63 @@
+/**
+ * The worker role in a thread of its own, for `herald all`: fan-out and delivery run on the
+ * second core with their own SQLite connection, so the API's event loop only serves HTTP.
+ * Queue wake-ups and inbox signals cross threads on BroadcastChannels named after the
+ * database; metrics are handed to the main thread on request.
+ */
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import type { Config } from '../config/config.js';
+import { openSqlite } from '../store/sqlite/open-sqlite.js';
+import { EmbeddedQueue } from '../queue/embedded/embedded-queue.js';
+import { systemClock } from '../time/clock.js';
+import { Metrics } from '../ops/metrics.js';
+import { InboxHub } from '../inbox/inbox-hub.js';
+import { TemplateRenderer } from '../templates/template-renderer.js';
+import { buildProviders } from '../channels/build-providers.js';
+import { startWorkers } from './workers.js';
+
+export type ToWorker = { type: 'stop' } | { type: 'metrics'; id: number };
+export type FromWorker =
+  { type: 'started' } | { type: 'stopped' } | { type: 'metrics'; id: number; metrics: unknown };
+
+const { config } = workerData as { config: Config };
+const port = parentPort!;
+const log = pino({ level: config.logLevel }).child({ thread: 'worker' });
+const dbFile = join(config.dataDir, 'herald.db');
+const { db } = openSqlite(dbFile);
+const clock = systemClock;
+const queue = new EmbeddedQueue(db, clock, dbFile);
+const hub = new InboxHub(dbFile);
+const metrics = new Metrics({ queue: null, processMetrics: false });
+const workers = startWorkers({
+  db,
+  queue,
+  clock,
+  providers: buildProviders(config, db, hub, clock),
+  renderer: new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' }),
+  metrics,
+  log,
+  leaseMs: config.leaseSeconds * 1000,
+  concurrency: config.workerConcurrency,
+});
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'metrics') {
+    void metrics.registry
+      .getMetricsAsJSON()
+      .then((m) =>
+        port.postMessage({ type: 'metrics', id: message.id, metrics: m } satisfies FromWorker),
+      );
+  } else if (message.type === 'stop') {
+    void (async () => {
+      await workers.stop();
+      await queue.close();
+      hub.close();
+      await db.destroy();
+      port.postMessage({ type: 'stopped' } satisfies FromWorker);
+      port.close();
+    })();
+  }
+});
+port.postMessage({ type: 'started' } satisfies FromWorker);
