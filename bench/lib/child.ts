@@ -266,6 +266,13 @@ export async function startHerald(opts: {
       name: 'herald',
       args: [...trace, ...script, opts.role ?? 'all'],
       env: {
+        // HERALD_* settings of the bench's own environment reach Herald (e.g. HERALD_WORKER_THREAD=false),
+        // except the ones the bench must control.
+        ...Object.fromEntries(
+          Object.entries(process.env).filter(
+            (e): e is [string, string] => e[0].startsWith('HERALD_') && e[1] !== undefined,
+          ),
+        ),
         HERALD_DATA_DIR: dataDir,
         HERALD_PORT: '0',
         HERALD_HOST: '127.0.0.1',
