@@ -30,7 +30,12 @@ export async function startWorkerThread(config: Config, log: Logger): Promise<Th
     if (m.type === 'metrics') pending.get(m.id)?.(m.metrics as unknown[]);
     if (m.type === 'stopped') stopped?.();
   });
-  worker.on('error', (err) => log.fatal({ err }, 'worker thread failed'));
+  // Without its workers Herald would accept messages it never delivers: a dead worker thread
+  // takes the process down, for the service manager to restart it (nothing accepted is lost).
+  worker.on('error', (err) => {
+    log.fatal({ err }, 'worker thread failed; exiting');
+    process.exit(70);
+  });
   await new Promise<void>((resolve, reject) => {
     const onMessage = (m: FromWorker) => {
       if (m.type === 'started') {
