@@ -28,7 +28,7 @@ const LOCK_WAIT_MS = 10_000;
  * - A cache of prepared statements (LRU by SQL text): preparing costs more than running most
  *   of Herald's statements.
  */
-export function sqliteDialect(raw: SqliteDatabase.Database, statementCacheSize = 500): Dialect {
+export function sqliteDialect(raw: SqliteDatabase.Database, statementCacheSize = 200): Dialect {
   raw.pragma('busy_timeout = 0');
   return {
     createAdapter: () => new SqliteAdapter(),
