@@ -13,21 +13,15 @@ export interface ThreadWorkers extends Workers {
  * Starts the worker role in a worker thread. From the TypeScript sources (tests, `npm run
  * dev`) the thread registers tsx first; from the build it loads the compiled file directly.
  */
-/**
- * The workers hold one lease's work at a time (a fan-out batch, a few thousand deliveries);
- * a bounded heap makes V8 collect early instead of growing the process for idle garbage.
- */
-const resourceLimits = { maxOldGenerationSizeMb: 256 };
-
 export async function startWorkerThread(config: Config, log: Logger): Promise<ThreadWorkers> {
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = new URL(fromSource ? './worker-thread.ts' : './worker-thread.js', import.meta.url);
   const worker = fromSource
     ? new Worker(
         `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`,
-        { eval: true, workerData: { config }, resourceLimits },
+        { eval: true, workerData: { config } },
       )
-    : new Worker(entry, { workerData: { config }, resourceLimits });
+    : new Worker(entry, { workerData: { config } });
 
   let nextId = 0;
   const pending = new Map<number, (metrics: unknown[]) => void>();
