@@ -203,6 +203,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       for (const t of timers) clearInterval(t);
       await server.close();
       await workers?.stop();
+      await providers.close();
       await queue.close();
       hub.close();
       await db.destroy();

@@ -55,4 +55,6 @@ export interface ChannelProvider {
   /** Shown on deliveries and in metrics, e.g. `in-app`, `sandbox`, `aliyun-sms`. */
   readonly name: string;
   send(batch: readonly OutboundMessage[]): Promise<SendOutcome[]>;
+  /** Releases connections (pools, sockets) at shutdown. */
+  close?(): Promise<void>;
 }

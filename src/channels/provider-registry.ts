@@ -18,4 +18,10 @@ export class ProviderRegistry {
   providerFor(channel: Channel): ChannelProvider | null {
     return this.configured.get(channel) ?? this.sandbox;
   }
+
+  /** Closes every provider once (a provider serving several channels is closed once). */
+  async close(): Promise<void> {
+    const all = new Set([...this.configured.values(), ...(this.sandbox ? [this.sandbox] : [])]);
+    await Promise.all([...all].map((p) => p.close?.()));
+  }
 }

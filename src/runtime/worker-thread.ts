@@ -30,11 +30,12 @@ const clock = systemClock;
 const queue = new EmbeddedQueue(db, clock, dbFile);
 const hub = new InboxHub(dbFile);
 const metrics = new Metrics({ queue: null, processMetrics: false });
+const providers = buildProviders(config, db, hub, clock);
 const workers = startWorkers({
   db,
   queue,
   clock,
-  providers: buildProviders(config, db, hub, clock),
+  providers,
   renderer: new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' }),
   metrics,
   log,
@@ -52,6 +53,7 @@ port.on('message', (message: ToWorker) => {
   } else if (message.type === 'stop') {
     void (async () => {
       await workers.stop();
+      await providers.close();
       await queue.close();
       hub.close();
       await db.destroy();

@@ -4,11 +4,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { client, eventually, spawnHerald, type ChildHerald } from '../support/test-herald.js';
+import {
+  ADMIN_TOKEN,
+  client,
+  eventually,
+  spawnHerald,
+  type ChildHerald,
+} from '../support/test-herald.js';
 import { DEMO_EXAMPLES } from '../../src/demo/demo-seed.js';
 
 const MESSAGES = 500;
-const RECIPIENTS = ['2024010101', '2024010102', '2024010103'];
+/** A class of the demo university: enough recipients that deliveries are in flight at the kill. */
+const CLASS = 'class-2024-agronomy-1';
 
 describe('crash: SIGKILL while delivering loses nothing and duplicates no inbox item', () => {
   let dataDir: string;
@@ -26,6 +33,14 @@ describe('crash: SIGKILL while delivering loses nothing and duplicates no inbox 
   it(`${MESSAGES} accepted messages reach every inbox exactly once across a kill -9`, async () => {
     herald = await spawnHerald(dataDir, { HERALD_DEMO: 'true', HERALD_LEASE_SECONDS: '3' });
     const jwc = /^\s+jwc\s+(hk_\S+)/m.exec(herald.output())![1]!;
+    const members = await client(herald.url, ADMIN_TOKEN)(
+      'GET',
+      `/v1/groups/${CLASS}/members?limit=500`,
+    );
+    const RECIPIENTS: string[] = members.body.items.map(
+      (u: { externalId: string }) => u.externalId,
+    );
+    assert.ok(RECIPIENTS.length >= 10, `the class has ${RECIPIENTS.length} members`);
     const accepted: string[] = [];
     const sendWave = async () => {
       const send = client(herald.url, jwc);
@@ -33,7 +48,7 @@ describe('crash: SIGKILL while delivering loses nothing and duplicates no inbox 
         Array.from({ length: 50 }, () =>
           send('POST', '/v1/messages', {
             category: 'exam.reminder',
-            to: { users: RECIPIENTS },
+            to: { groups: [CLASS] },
             data: DEMO_EXAMPLES['exam.reminder'],
             channels: ['in_app'],
           }),
