@@ -1,28 +1,16 @@
-import type { Logger } from 'pino';
-import type { Db } from '../store/database.js';
-import type { Queue } from '../queue/queue.js';
-import type { Clock } from '../time/clock.js';
-import type { ProviderRegistry } from '../channels/provider-registry.js';
-import type { TemplateRenderer } from '../templates/template-renderer.js';
-import type { Metrics } from '../ops/metrics.js';
-import type { RetryOptions } from '../deliveries/retry-policy.js';
 import { JobLoop } from '../deliveries/job-loop.js';
-import { ALL_DELIVERY_TOPICS, deliverJobs } from '../deliveries/delivery-worker.js';
+import {
+  ALL_DELIVERY_TOPICS,
+  deliverJobs,
+  type DeliveryWorkerDeps,
+} from '../deliveries/delivery-worker.js';
 import { fanOutJobs } from '../fanout/fanout-worker.js';
 import { FANOUT_TOPIC } from '../messages/ingest.js';
 
-export interface WorkerDeps {
-  readonly db: Db;
-  readonly queue: Queue;
-  readonly clock: Clock;
-  readonly providers: ProviderRegistry;
-  readonly renderer: TemplateRenderer;
-  readonly metrics: Metrics;
-  readonly log: Logger;
+export interface WorkerDeps extends DeliveryWorkerDeps {
   readonly leaseMs: number;
   /** Delivery jobs leased at once. */
   readonly concurrency: number;
-  readonly retry?: RetryOptions;
 }
 
 export interface Workers {
