@@ -5,7 +5,3 @@ import type { Database } from './schema.js';
 export type Db = Kysely<Database>;
 /** An open transaction (same type as Db; named for what callers must pass). */
 export type Tx = Kysely<Database>;
-
-export function parseJson<T>(text: string | null): T | null {
-  return text === null ? null : (JSON.parse(text) as T);
-}

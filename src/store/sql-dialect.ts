@@ -10,16 +10,10 @@ export interface SqlDialect {
   /** Column type of an auto-incrementing integer key. */
   readonly autoIncrementType: ColumnDataType;
   autoIncrementColumn(c: ColumnDefinitionBuilder): ColumnDefinitionBuilder;
-  /** Largest number of bound parameters one statement may carry. */
-  readonly maxParameters: number;
-  /** Whether SELECT … FOR UPDATE SKIP LOCKED exists (one writer at a time needs none). */
-  readonly supportsSkipLocked: boolean;
 }
 
 export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
   autoIncrementType: 'integer',
   autoIncrementColumn: (c) => c.primaryKey().autoIncrement(),
-  maxParameters: 32766,
-  supportsSkipLocked: false,
 };

@@ -7,7 +7,7 @@ import { sqliteDialect } from './sqlite-driver.js';
 
 export interface OpenedSqlite {
   readonly db: Kysely<Database>;
-  /** The raw handle, for the few hot paths that need prepared statements or sync transactions. */
+  /** The raw better-sqlite3 handle, for tools and tests that drive the file directly. */
   readonly raw: SqliteDatabase.Database;
 }
 
