@@ -1,55 +1,29 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
-import { openSqlite } from '../store/sqlite/open-sqlite.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { sqliteDialect } from '../store/sql-dialect.js';
 import type { Db } from '../store/database.js';
-import { createServer } from '../http/server.js';
 import type { Server } from '../http/server-types.js';
-import { authGuards } from '../http/auth-guards.js';
-import { sha256 } from '../auth/secrets.js';
+import { ADMIN_AUTH as ADMIN, routeHarness } from '../../test/support/route-harness.js';
 import { insertSource } from '../sources/sources-store.js';
 import { categoriesRoutes } from './categories-routes.js';
 import { getCategoriesByKeys } from './categories-store.js';
 
-const ADMIN = { authorization: 'Bearer admin-token-for-tests' };
-
 describe('categories routes', () => {
-  let file: string;
   let db: Db;
   let app: Server;
+  let close: () => Promise<void>;
   let now: number;
 
   beforeEach(async () => {
-    file = join(tmpdir(), `herald-categories-${randomUUID()}.db`);
-    db = openSqlite(file).db;
-    await migrateToLatest(db, sqliteDialect);
     now = Date.parse('2025-09-01T08:00:00Z');
-    app = await createServer({
-      logger: pino({ level: 'silent' }),
-      bodyLimitBytes: 262144,
-      version: 'test',
-      trustProxy: false,
-    });
-    const guards = authGuards(
-      db,
-      () => sha256('admin-token-for-tests'),
-      () => Date.now(),
-    );
-    categoriesRoutes(app, { db, clock: () => now, guards });
-    await app.ready();
+    ({ app, db, close } = await routeHarness({
+      name: 'categories',
+      clock: () => now,
+      register: categoriesRoutes,
+    }));
   });
 
-  afterEach(async () => {
-    await app.close();
-    await db.destroy();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-  });
+  afterEach(() => close());
 
   const create = (payload: Record<string, unknown>) =>
     app.inject({ method: 'POST', url: '/v1/categories', headers: ADMIN, payload });

@@ -1,13 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openSqlite } from '../store/sqlite/open-sqlite.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { sqliteDialect } from '../store/sql-dialect.js';
 import type { Db } from '../store/database.js';
+import { freshDatabase, type FreshDatabase } from '../../test/support/fresh-db.js';
 import { verifyPassword } from '../auth/secrets.js';
 import { listGroups } from '../recipients/groups-store.js';
 import { countAudience } from '../recipients/audience.js';
@@ -15,21 +9,17 @@ import { getUserByExternalId } from '../recipients/users-store.js';
 import { TemplateRenderer } from '../templates/template-renderer.js';
 import { DEMO_EXAMPLES, seedDemo, type DemoCategoryKey, type DemoSeed } from './demo-seed.js';
 
+let fresh: FreshDatabase;
 let db: Db;
-let file: string;
 let seed: DemoSeed;
 
 before(async () => {
-  file = join(tmpdir(), `herald-demo-seed-${randomUUID()}.db`);
-  db = openSqlite(file).db;
-  await migrateToLatest(db, sqliteDialect);
+  fresh = await freshDatabase('demo-seed');
+  ({ db } = fresh);
   seed = await seedDemo(db, 1_700_000_000_000);
 });
 
-after(async () => {
-  await db.destroy();
-  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-});
+after(() => fresh.close());
 
 const count = async (
   table: 'users' | 'sources' | 'categories' | 'templates' | 'groups' | 'api_keys',

@@ -1,39 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { sqliteDialect } from '../store/sql-dialect.js';
 import { openSqlite } from '../store/sqlite/open-sqlite.js';
+import { freshDatabase, type FreshDatabase } from '../../test/support/fresh-db.js';
 import { EmbeddedQueue } from './embedded/embedded-queue.js';
 import { queueContract } from './queue.contract.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const crashChild = join(projectRoot, 'test/fixtures/queue-crash-child.ts');
 
-/** A fresh, migrated SQLite file in its own temporary directory. */
-async function openFreshDb(): Promise<{ db: Db; file: string; remove(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-queue-'));
-  const file = join(dir, 'herald.sqlite');
-  const { db } = openSqlite(file);
-  await migrateToLatest(db, sqliteDialect);
-  return {
-    db,
-    file,
-    async remove() {
-      await db.destroy();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 queueContract('EmbeddedQueue', { transactions: true }, async () => {
-  const fresh = await openFreshDb();
+  const fresh = await freshDatabase('queue');
   const clock = { now: Date.UTC(2025, 8, 1, 8, 0, 0) };
   const queue = new EmbeddedQueue(fresh.db, () => clock.now);
   return {
@@ -45,24 +26,24 @@ queueContract('EmbeddedQueue', { transactions: true }, async () => {
     transaction: (fn) => fresh.db.transaction().execute(fn),
     async close() {
       await queue.close();
-      await fresh.remove();
+      await fresh.close();
     },
   };
 });
 
 describe('EmbeddedQueue', () => {
-  let fresh: Awaited<ReturnType<typeof openFreshDb>>;
+  let fresh: FreshDatabase;
   let queue: EmbeddedQueue;
   const now = Date.UTC(2025, 8, 1, 8, 0, 0);
 
   beforeEach(async () => {
-    fresh = await openFreshDb();
+    fresh = await freshDatabase('queue');
     queue = new EmbeddedQueue(fresh.db, () => now);
   });
 
   afterEach(async () => {
     await queue.close();
-    await fresh.remove();
+    await fresh.close();
   });
 
   it('an enqueue joins the caller’s transaction: the job commits or rolls back with the rows it refers to', async () => {
@@ -161,7 +142,7 @@ describe('EmbeddedQueue', () => {
   });
 
   it('jobs enqueued before a kill -9 are all there afterwards, and no batch is half there', async () => {
-    const crash = await openFreshDb();
+    const crash = await freshDatabase('queue');
     await crash.db.destroy(); // migrated; the child gets the file to itself
     const perBatch = 5_000; // two INSERT statements (3,750 rows each at most)
     const freezeIn = 3;
@@ -187,7 +168,7 @@ describe('EmbeddedQueue', () => {
         await db.destroy();
       }
     } finally {
-      rmSync(dirname(crash.file), { recursive: true, force: true });
+      await crash.close();
     }
   });
 });

@@ -1,20 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openSqlite } from '../store/sqlite/open-sqlite.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { sqliteDialect } from '../store/sql-dialect.js';
 import type { Db } from '../store/database.js';
+import { freshDatabase, type FreshDatabase } from '../../test/support/fresh-db.js';
 import type { Audience } from './audience-types.js';
 import { checkAudience, countAudience, streamAudience } from './audience.js';
 import { upsertUsers, type UserInput } from './users-store.js';
 import { createGroup } from './groups-store.js';
 
+let fresh: FreshDatabase;
 let db: Db;
-let file: string;
 
 const USERS: UserInput[] = [
   {
@@ -65,9 +59,8 @@ const USERS: UserInput[] = [
 ];
 
 before(async () => {
-  file = join(tmpdir(), `herald-audience-${randomUUID()}.db`);
-  db = openSqlite(file).db;
-  await migrateToLatest(db, sqliteDialect);
+  fresh = await freshDatabase('audience');
+  ({ db } = fresh);
   // Twenty more users without anything, so pagination crosses many batches.
   const filler = Array.from({ length: 20 }, (_, i): UserInput => ({
     externalId: `f${i}`,
@@ -78,10 +71,7 @@ before(async () => {
   await createGroup(db, { key: 'teachers', name: 'Teachers', filter: { roles: ['teacher'] } }, 1);
 });
 
-after(async () => {
-  await db.destroy();
-  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-});
+after(() => fresh.close());
 
 async function collect(
   audience: Audience,

@@ -1,33 +1,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { openSqlite } from '../store/sqlite/open-sqlite.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { sqliteDialect } from '../store/sql-dialect.js';
-import type { Db } from '../store/database.js';
-import { createServer } from '../http/server.js';
-import { authGuards } from '../http/auth-guards.js';
-import { sha256 } from '../auth/secrets.js';
 import type { Server } from '../http/server-types.js';
+import { ADMIN_AUTH as auth, routeHarness } from '../../test/support/route-harness.js';
 import { groupsRoutes } from './groups-routes.js';
 import { upsertUsers } from './users-store.js';
 
-const TOKEN = 'admin-token-for-tests';
-const auth = { authorization: `Bearer ${TOKEN}` };
-let db: Db;
-let file: string;
 let app: Server;
+let close: () => Promise<void>;
 
 before(async () => {
-  file = join(tmpdir(), `herald-groups-routes-${randomUUID()}.db`);
-  db = openSqlite(file).db;
-  await migrateToLatest(db, sqliteDialect);
+  const harness = await routeHarness({ name: 'groups-routes', register: groupsRoutes });
+  ({ app, close } = harness);
   await upsertUsers(
-    db,
+    harness.db,
     [
       {
         externalId: '2024010101',
@@ -51,22 +36,9 @@ before(async () => {
     ],
     1,
   );
-  app = await createServer({
-    logger: pino({ level: 'silent' }),
-    bodyLimitBytes: 262144,
-    version: 'test',
-    trustProxy: false,
-  });
-  const clock = () => Date.now();
-  groupsRoutes(app, { db, clock, guards: authGuards(db, () => sha256(TOKEN), clock) });
-  await app.ready();
 });
 
-after(async () => {
-  await app.close();
-  await db.destroy();
-  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-});
+after(() => close());
 
 const post = (payload: unknown) =>
   app.inject({ method: 'POST', url: '/v1/groups', headers: auth, payload: payload as object });

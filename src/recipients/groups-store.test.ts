@@ -1,13 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openSqlite } from '../store/sqlite/open-sqlite.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { sqliteDialect } from '../store/sql-dialect.js';
 import type { Db } from '../store/database.js';
+import { freshDatabase, type FreshDatabase } from '../../test/support/fresh-db.js';
 import {
   createGroup,
   deleteGroup,
@@ -19,13 +13,12 @@ import {
 } from './groups-store.js';
 import { deleteUser, upsertUsers } from './users-store.js';
 
+let fresh: FreshDatabase;
 let db: Db;
-let file: string;
 
 before(async () => {
-  file = join(tmpdir(), `herald-groups-${randomUUID()}.db`);
-  db = openSqlite(file).db;
-  await migrateToLatest(db, sqliteDialect);
+  fresh = await freshDatabase('groups');
+  ({ db } = fresh);
   await upsertUsers(
     db,
     [
@@ -54,10 +47,7 @@ before(async () => {
   );
 });
 
-after(async () => {
-  await db.destroy();
-  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-});
+after(() => fresh.close());
 
 test('creates static and dynamic groups with member counts', async () => {
   const a = await createGroup(

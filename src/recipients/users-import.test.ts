@@ -1,31 +1,21 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openSqlite } from '../store/sqlite/open-sqlite.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { sqliteDialect } from '../store/sql-dialect.js';
 import type { Db } from '../store/database.js';
+import { freshDatabase, type FreshDatabase } from '../../test/support/fresh-db.js';
 import { Problem } from '../http/problem.js';
 import { verifyPassword } from '../auth/secrets.js';
 import { importUsers, MAX_IMPORT_ROWS, type RowResult } from './users-import.js';
 import { getUserByExternalId, listUsers } from './users-store.js';
 
+let fresh: FreshDatabase;
 let db: Db;
-let file: string;
 
 before(async () => {
-  file = join(tmpdir(), `herald-users-import-${randomUUID()}.db`);
-  db = openSqlite(file).db;
-  await migrateToLatest(db, sqliteDialect);
+  fresh = await freshDatabase('users-import');
+  ({ db } = fresh);
 });
 
-after(async () => {
-  await db.destroy();
-  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-});
+after(() => fresh.close());
 
 const json = (body: unknown) => ({ format: 'json', body }) as const;
 const csv = (text: string) => ({ format: 'csv', text }) as const;

@@ -1,46 +1,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { openSqlite } from '../store/sqlite/open-sqlite.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { sqliteDialect } from '../store/sql-dialect.js';
-import type { Db } from '../store/database.js';
-import { createServer } from '../http/server.js';
-import { authGuards } from '../http/auth-guards.js';
-import { sha256 } from '../auth/secrets.js';
 import type { Server } from '../http/server-types.js';
+import { ADMIN_AUTH as auth, routeHarness } from '../../test/support/route-harness.js';
 import { usersRoutes } from './users-routes.js';
 
-const TOKEN = 'admin-token-for-tests';
-const auth = { authorization: `Bearer ${TOKEN}` };
-let db: Db;
-let file: string;
 let app: Server;
+let close: () => Promise<void>;
 
 before(async () => {
-  file = join(tmpdir(), `herald-users-routes-${randomUUID()}.db`);
-  db = openSqlite(file).db;
-  await migrateToLatest(db, sqliteDialect);
-  app = await createServer({
-    logger: pino({ level: 'silent' }),
-    bodyLimitBytes: 262144,
-    version: 'test',
-    trustProxy: false,
-  });
-  const clock = () => Date.now();
-  usersRoutes(app, { db, clock, guards: authGuards(db, () => sha256(TOKEN), clock) });
-  await app.ready();
+  ({ app, close } = await routeHarness({ name: 'users-routes', register: usersRoutes }));
 });
 
-after(async () => {
-  await app.close();
-  await db.destroy();
-  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-});
+after(() => close());
 
 describe('POST /v1/users/import', () => {
   test('needs the admin token', async () => {

@@ -1,23 +1,11 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
-import { openSqlite } from '../store/sqlite/open-sqlite.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { sqliteDialect } from '../store/sql-dialect.js';
 import type { Db } from '../store/database.js';
-import { createServer } from '../http/server.js';
 import type { Server } from '../http/server-types.js';
-import { authGuards } from '../http/auth-guards.js';
-import { sha256 } from '../auth/secrets.js';
+import { ADMIN_AUTH as ADMIN, routeHarness } from '../../test/support/route-harness.js';
 import { insertCategory } from '../categories/categories-store.js';
 import { TemplateRenderer } from './template-renderer.js';
 import { templatesRoutes } from './templates-routes.js';
-
-const ADMIN = { authorization: 'Bearer admin-token-for-tests' };
 
 interface Res {
   statusCode: number;
@@ -34,16 +22,18 @@ function problem(res: Res, status: number, code: string): Record<string, unknown
 }
 
 describe('templates routes', () => {
-  let file: string;
   let db: Db;
   let app: Server;
-  let renderer: TemplateRenderer;
+  let close: () => Promise<void>;
   const now = Date.parse('2025-09-01T08:00:00Z');
 
   beforeEach(async () => {
-    file = join(tmpdir(), `herald-templates-${randomUUID()}.db`);
-    db = openSqlite(file).db;
-    await migrateToLatest(db, sqliteDialect);
+    const renderer = new TemplateRenderer();
+    ({ app, db, close } = await routeHarness({
+      name: 'templates',
+      clock: () => now,
+      register: (server, deps) => templatesRoutes(server, { ...deps, renderer }),
+    }));
     await insertCategory(
       db,
       {
@@ -56,27 +46,9 @@ describe('templates routes', () => {
       },
       now,
     );
-    renderer = new TemplateRenderer();
-    app = await createServer({
-      logger: pino({ level: 'silent' }),
-      bodyLimitBytes: 262144,
-      version: 'test',
-      trustProxy: false,
-    });
-    const guards = authGuards(
-      db,
-      () => sha256('admin-token-for-tests'),
-      () => Date.now(),
-    );
-    templatesRoutes(app, { db, clock: () => now, guards, renderer });
-    await app.ready();
   });
 
-  afterEach(async () => {
-    await app.close();
-    await db.destroy();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-  });
+  afterEach(() => close());
 
   const put = (path: string, payload: Record<string, unknown>) =>
     app.inject({ method: 'PUT', url: `/v1/templates/${path}`, headers: ADMIN, payload });

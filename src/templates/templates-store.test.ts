@@ -1,13 +1,7 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { openSqlite } from '../store/sqlite/open-sqlite.js';
-import { migrateToLatest } from '../store/migrate.js';
-import { sqliteDialect } from '../store/sql-dialect.js';
 import type { Db } from '../store/database.js';
+import { freshDatabase, type FreshDatabase } from '../../test/support/fresh-db.js';
 import { insertCategory } from '../categories/categories-store.js';
 import { localeChain } from './locale-chain.js';
 import {
@@ -19,14 +13,13 @@ import {
 } from './templates-store.js';
 
 describe('templates store', () => {
-  let file: string;
+  let fresh: FreshDatabase;
   let db: Db;
 
   // A fresh database per test: nothing leaks from one test into another.
   beforeEach(async () => {
-    file = join(tmpdir(), `herald-templates-store-${randomUUID()}.db`);
-    db = openSqlite(file).db;
-    await migrateToLatest(db, sqliteDialect);
+    fresh = await freshDatabase('templates-store');
+    ({ db } = fresh);
     for (const key of ['exam.schedule', 'fee.due']) {
       await insertCategory(
         db,
@@ -43,10 +36,7 @@ describe('templates store', () => {
     }
   });
 
-  afterEach(async () => {
-    await db.destroy();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-  });
+  afterEach(() => fresh.close());
 
   it('stores each put as the next version; the latest is current', async () => {
     const t = { category: 'exam.schedule', channel: 'email', locale: 'zh-CN' };
