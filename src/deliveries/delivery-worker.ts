@@ -80,6 +80,11 @@ export async function deliverJobs(
     await queue.ack(jobs);
     return;
   }
+  // A user's messages go out in acceptance order: ids grow with creation (see newId), so
+  // message id, then delivery id, is that order.
+  deliveries.sort((a, b) =>
+    a.message_id === b.message_id ? cmp(a.id, b.id) : cmp(a.message_id, b.message_id),
+  );
   const context = await loadContext(db, deliveries);
   const started = clock();
   const prepared: Prepared[] = [];
@@ -300,6 +305,8 @@ async function buryPoisoned(deps: DeliveryWorkerDeps, jobs: readonly LeasedJob[]
   });
   for (const d of deliveries) deps.metrics.deliveries.inc({ channel: d.channel, status: 'dead' });
 }
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 interface Context {
   readonly messages: Map<string, StoredMessage>;

@@ -115,6 +115,24 @@ describe('the message center API: login, inbox and preferences', () => {
       assert.equal((await alice('GET', '/v1/me/inbox/unread-count')).body.unread, 0);
     });
 
+    it("keeps one user's messages in acceptance order", async () => {
+      const sent: string[] = [];
+      for (let i = 0; i < 20; i++) sent.push(await inAppTo(['2024010104']));
+      const dave = client(t.url, (await login('2024010104')).body.token);
+      const items = await eventually(async () => {
+        const r = await dave('GET', '/v1/me/inbox?limit=100');
+        return r.body.items.filter((i: { messageId: string }) => sent.includes(i.messageId))
+          .length === 20
+          ? r.body.items
+          : undefined;
+      });
+      const order = items
+        .filter((i: { messageId: string }) => sent.includes(i.messageId))
+        .map((i: { messageId: string }) => i.messageId)
+        .reverse();
+      assert.deepEqual(order, sent, 'inbox (oldest first) = acceptance order');
+    });
+
     it('pages with nextCursor without gaps or repeats', async () => {
       for (let i = 0; i < 5; i++) await inAppTo(['2024010103']);
       const carol = client(t.url, (await login('2024010103')).body.token);
