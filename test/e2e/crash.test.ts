@@ -12,6 +12,7 @@ import {
   type ChildHerald,
 } from '../support/test-herald.js';
 import { DEMO_EXAMPLES } from '../../src/demo/demo-seed.js';
+import { check, formatCheck } from '../support/checker.js';
 
 const MESSAGES = 500;
 /** A class of the demo university: enough recipients that deliveries are in flight at the kill. */
@@ -83,27 +84,26 @@ describe('crash: SIGKILL while delivering loses nothing and duplicates no inbox 
     );
     await new Promise((r) => setTimeout(r, 500));
 
-    const rows = db
+    const received = db
       .prepare(
-        `select u.external_id, i.message_id, count(*) n from inbox_items i join users u on u.id = i.user_id group by 1, 2`,
+        `select i.message_id, u.external_id from inbox_items i join users u on u.id = i.user_id`,
       )
-      .all() as { external_id: string; message_id: string; n: number }[];
-    const acceptedSet = new Set(accepted);
-    const lost = RECIPIENTS.flatMap((u) =>
-      accepted.filter((m) => !rows.some((r) => r.external_id === u && r.message_id === m)),
-    );
-    const duplicated = rows.filter((r) => r.n > 1);
-    const unexpected = rows.filter((r) => !acceptedSet.has(r.message_id));
+      .all() as { message_id: string; external_id: string }[];
     const stuck = (
       db.prepare(`select count(*) n from deliveries where status = 'queued'`).get() as { n: number }
     ).n;
-    console.log(
-      `# crash check: accepted=${accepted.length} killedAfter=${killedAt} lost=${lost.length} duplicated=${duplicated.length} unexpected=${unexpected.length} stuck=${stuck}`,
-    );
-    assert.equal(lost.length, 0);
-    assert.equal(duplicated.length, 0);
-    assert.equal(unexpected.length, 0);
-    assert.equal(stuck, 0);
+    const result = check({
+      accepted,
+      recipientsOf: () => RECIPIENTS,
+      received: received.map((r) => ({ messageId: r.message_id, recipient: r.external_id })),
+      stuck,
+    });
+    console.log(`# crash check (killed after ${killedAt} inbox items): ${formatCheck(result)}`);
+    assert.equal(result.expected, MESSAGES * RECIPIENTS.length);
+    assert.equal(result.lost, 0);
+    assert.equal(result.duplicated, 0);
+    assert.equal(result.unexpected, 0);
+    assert.equal(result.stuck, 0);
     // Per-user sequence numbers stay unique and dense enough to resume from.
     const seqs = db
       .prepare(
