@@ -16,22 +16,11 @@ export const DEFAULT_TIMEZONE = 'Asia/Shanghai';
 
 export type UserRow = Selectable<UsersTable>;
 
-/** A user as the API shows it. The password hash never leaves the store. */
-export interface User {
-  readonly id: string;
-  readonly externalId: string;
-  readonly name: string;
+/** A user as the API shows it: a recipient plus directory data. The password hash never leaves the store. */
+export interface User extends Recipient {
   readonly roles: string[];
   readonly orgPath: string;
   readonly attributes: Readonly<Record<string, string>>;
-  readonly locale: string;
-  readonly timezone: string;
-  readonly email: string | null;
-  readonly phone: string | null;
-  readonly wechatOpenId: string | null;
-  readonly wecomUserId: string | null;
-  readonly dingtalkUserId: string | null;
-  readonly feishuUserId: string | null;
   readonly hasPassword: boolean;
   readonly createdAt: number;
   readonly updatedAt: number;

@@ -92,15 +92,7 @@ export async function getCurrentTemplate(
   channel: string,
   locale: string,
 ): Promise<StoredTemplate | null> {
-  const row = await db
-    .selectFrom('templates')
-    .selectAll()
-    .where('category_key', '=', category)
-    .where('channel', '=', channel)
-    .where('locale', '=', locale)
-    .orderBy('version', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  const row = await versionsOf(db, category, channel, locale).limit(1).executeTakeFirst();
   return row ? toTemplate(row) : null;
 }
 
@@ -141,14 +133,7 @@ export async function listVersions(
   channel: string,
   locale: string,
 ): Promise<StoredTemplate[]> {
-  const rows = await db
-    .selectFrom('templates')
-    .selectAll()
-    .where('category_key', '=', category)
-    .where('channel', '=', channel)
-    .where('locale', '=', locale)
-    .orderBy('version', 'desc')
-    .execute();
+  const rows = await versionsOf(db, category, channel, locale).execute();
   return rows.map(toTemplate);
 }
 
@@ -173,4 +158,15 @@ export async function resolveTemplate(
     if (row) return toTemplate(row);
   }
   return null;
+}
+
+/** All versions of one template, newest first. */
+function versionsOf(db: Db, category: string, channel: string, locale: string) {
+  return db
+    .selectFrom('templates')
+    .selectAll()
+    .where('category_key', '=', category)
+    .where('channel', '=', channel)
+    .where('locale', '=', locale)
+    .orderBy('version', 'desc');
 }
