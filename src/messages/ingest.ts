@@ -93,7 +93,16 @@ export class Ingest {
       try {
         await this.process(batch);
       } catch (err) {
-        for (const p of batch) p.reject(err);
+        // The batch's transaction failed as a whole (disk full, lock not had in time …):
+        // nothing of it was written, and the producer may safely retry.
+        const problem = new Problem(
+          'unavailable',
+          'Messages cannot be stored right now; retry shortly',
+          {},
+          { 'Retry-After': '1' },
+        );
+        problem.cause = err;
+        for (const p of batch) p.reject(problem);
       }
     }
     this.running = false;
