@@ -6,7 +6,7 @@ import type { Channel } from '../channels/channel.js';
  * A kind of notification (考试安排, 缴费提醒 …): how urgent it is, whether users may turn it
  * off, which channels it uses when neither producer nor user chose, and how hard to retry.
  */
-export interface Category {
+export interface NewCategory {
   readonly key: string;
   /** Display name per locale, e.g. `{ "zh-CN": "考试安排", "en": "Exam schedule" }`. */
   readonly name: Readonly<Record<string, string>>;
@@ -16,17 +16,11 @@ export interface Category {
   readonly defaultChannels: readonly Channel[];
   /** Delivery attempts per channel before a delivery is dead. */
   readonly maxAttempts: number;
-  readonly createdAt: number;
-  readonly updatedAt: number;
 }
 
-export interface NewCategory {
-  readonly key: string;
-  readonly name: Readonly<Record<string, string>>;
-  readonly priority: Priority;
-  readonly mandatory: boolean;
-  readonly defaultChannels: readonly Channel[];
-  readonly maxAttempts: number;
+export interface Category extends NewCategory {
+  readonly createdAt: number;
+  readonly updatedAt: number;
 }
 
 export type CategoryPatch = Partial<Omit<NewCategory, 'key'>>;

@@ -110,24 +110,15 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
       rows.push(...planned);
       perMessage.push({ work, rows: planned });
     }
+    const lanes = new Map(small.map(({ work }) => [work.message.id, work.message.priority]));
     const created = await db.transaction().execute(async (tx) => {
-      const created = await insertDeliveries(tx, rows);
-      await enqueueDeliveries(
-        queue,
-        tx,
-        created,
-        new Map(
-          perMessage.flatMap(({ work, rows }) => rows.map((r) => [r.id, work.message.priority])),
-        ),
-      );
-      const createdIds = new Set(created.map((c) => c.id));
+      const { created, reached } = await writeDeliveries(queue, tx, rows, lanes);
       for (const { work, rows } of perMessage) {
-        const reached = new Set(rows.filter((r) => createdIds.has(r.id)).map((r) => r.user_id));
         const cursor = rows.length > 0 ? rows[rows.length - 1]!.user_id : null;
         await setFanoutProgress(
           tx,
           work.message.id,
-          { status: 'dispatched', cursor, addRecipients: reached.size },
+          { status: 'dispatched', cursor, addRecipients: reached.get(work.message.id) ?? 0 },
           now,
         );
       }
@@ -155,19 +146,20 @@ async function fanOutLarge(deps: FanoutDeps, work: Work, batchSize: number): Pro
     cursor = recipients[recipients.length - 1]!.id;
     const last = recipients.length < batchSize;
     const created = await db.transaction().execute(async (tx) => {
-      const created = await insertDeliveries(tx, rows);
-      await enqueueDeliveries(
+      const { created, reached } = await writeDeliveries(
         queue,
         tx,
-        created,
-        new Map(rows.map((r) => [r.id, message.priority])),
+        rows,
+        new Map([[message.id, message.priority]]),
       );
-      const createdIds = new Set(created.map((c) => c.id));
-      const reached = new Set(rows.filter((r) => createdIds.has(r.id)).map((r) => r.user_id)).size;
       await setFanoutProgress(
         tx,
         message.id,
-        { status: last ? 'dispatched' : 'fanning_out', cursor, addRecipients: reached },
+        {
+          status: last ? 'dispatched' : 'fanning_out',
+          cursor,
+          addRecipients: reached.get(message.id) ?? 0,
+        },
         now,
       );
       if (last) await queue.ack([job], tx);
@@ -239,20 +231,36 @@ async function plan(
   return rows;
 }
 
-/** Delivery jobs for newly created queued deliveries, grouped by channel and lane. */
-async function enqueueDeliveries(
+/**
+ * Inserts planned deliveries (existing ones are left alone) and enqueues delivery jobs for the
+ * new queued ones, grouped by channel and lane. Returns the created deliveries and how many
+ * users each message newly reached (a resumed batch does not count anyone twice).
+ */
+async function writeDeliveries(
   queue: Queue,
   tx: Tx,
-  created: readonly { id: string; channel: string; status: string }[],
+  rows: readonly DeliveriesTable[],
   laneOf: ReadonlyMap<string, StoredMessage['priority']>,
-): Promise<void> {
+): Promise<{
+  created: { id: string; channel: string; status: string }[];
+  reached: Map<string, number>;
+}> {
+  const created = await insertDeliveries(tx, rows);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const users = new Map<string, Set<string>>();
+  for (const d of created) {
+    const row = byId.get(d.id)!;
+    const set = users.get(row.message_id) ?? new Set();
+    set.add(row.user_id);
+    users.set(row.message_id, set);
+  }
   const groups = new Map<
     string,
     { channel: string; lane: StoredMessage['priority']; ids: string[] }
   >();
   for (const d of created) {
     if (d.status !== 'queued') continue;
-    const lane = laneOf.get(d.id)!;
+    const lane = laneOf.get(byId.get(d.id)!.message_id)!;
     const key = `${d.channel}\u0000${lane}`;
     const group = groups.get(key) ?? { channel: d.channel, lane, ids: [] };
     group.ids.push(d.id);
@@ -271,4 +279,5 @@ async function enqueueDeliveries(
     }
   }
   if (jobs.length > 0) await queue.enqueue(jobs, tx);
+  return { created, reached: new Map([...users].map(([m, set]) => [m, set.size])) };
 }
