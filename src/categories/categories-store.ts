@@ -76,6 +76,9 @@ export async function insertCategory(
     mandatory: input.mandatory ? 1 : 0,
     default_channels: JSON.stringify(input.defaultChannels),
     max_attempts: input.maxAttempts,
+    channel_fallbacks: '{}',
+    email_from: null,
+    email_reply_to: null,
     created_at: now,
     updated_at: now,
   };

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * All of Herald's settings, read once from `HERALD_*` environment variables at the edge and
  * handed to the rest of the code as one frozen, typed object. Nothing else reads process.env.
@@ -28,6 +30,13 @@ export interface Config {
   readonly leaseSeconds: number;
   readonly sessionTtlHours: number;
   readonly sseHeartbeatSeconds: number;
+  /**
+   * Networks outbound HTTP (webhooks, status callbacks) may reach although they are internal
+   * (loopback, private …). Empty by default: only public addresses on ports 80/443.
+   */
+  readonly outboundAllowCidrs: readonly string[];
+  /** The campus timezone: the day of daily quotas. */
+  readonly timezone: string;
 }
 
 export class ConfigError extends Error {
@@ -166,6 +175,41 @@ export const CONFIG_SPEC = {
   ),
   HERALD_SESSION_TTL_HOURS: int(12, 1, 8760, 'Lifetime of an end-user session.'),
   HERALD_SSE_HEARTBEAT_SECONDS: int(15, 1, 3600, 'Interval of SSE heartbeat comments.'),
+  HERALD_OUTBOUND_ALLOW_CIDRS: {
+    doc: 'Comma-separated internal networks webhooks may reach, e.g. 10.20.0.0/16 (default: none; loopback 127.0.0.0/8 only for tests).',
+    parse: (raw: string | undefined) => {
+      const list = (raw ?? '')
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '');
+      for (const cidr of list) {
+        const [address, bits, extra] = cidr.split('/');
+        const version = isIP(address ?? '');
+        const max = version === 4 ? 32 : 128;
+        if (
+          version === 0 ||
+          extra !== undefined ||
+          !/^\d+$/.test(bits ?? '') ||
+          Number(bits) > max
+        ) {
+          throw new Error(`must be networks like 10.0.0.0/8 or fd00::/8, got "${cidr}"`);
+        }
+      }
+      return Object.freeze(list);
+    },
+  } satisfies Spec<readonly string[]>,
+  HERALD_TIMEZONE: {
+    doc: 'The campus timezone (IANA name): daily quotas reset at its midnight.',
+    parse: (raw: string | undefined) => {
+      const v = (raw ?? '').trim() || 'Asia/Shanghai';
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: v });
+      } catch {
+        throw new Error(`must be an IANA timezone like Asia/Shanghai, got "${v}"`);
+      }
+      return v;
+    },
+  } satisfies Spec<string>,
 } as const;
 
 export function loadConfig(env: Env = process.env): Config {
@@ -207,6 +251,8 @@ export function loadConfig(env: Env = process.env): Config {
     leaseSeconds: values.HERALD_LEASE_SECONDS as number,
     sessionTtlHours: values.HERALD_SESSION_TTL_HOURS as number,
     sseHeartbeatSeconds: values.HERALD_SSE_HEARTBEAT_SECONDS as number,
+    outboundAllowCidrs: values.HERALD_OUTBOUND_ALLOW_CIDRS as readonly string[],
+    timezone: values.HERALD_TIMEZONE as string,
   });
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/database.js';
+import type { SourcesTable } from '../store/schema.js';
 import { newId } from '../store/ids.js';
 import { sha256 } from '../auth/secrets.js';
 
@@ -20,14 +21,7 @@ export interface ApiKeyInfo {
   readonly lastUsedAt: number | null;
 }
 
-type SourceRow = {
-  id: string;
-  key: string;
-  name: string;
-  categories: string;
-  created_at: number;
-  updated_at: number;
-};
+type SourceRow = SourcesTable;
 
 function toSource(r: SourceRow): Source {
   return {
@@ -65,6 +59,12 @@ export async function insertSource(
     key: input.key,
     name: input.name,
     categories: JSON.stringify(input.categories),
+    callback_url: null,
+    callback_secret: null,
+    callback_events: null,
+    quotas: '{}',
+    email_from: null,
+    email_reply_to: null,
     created_at: now,
     updated_at: now,
   };

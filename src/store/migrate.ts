@@ -2,11 +2,13 @@ import { Migrator, type Migration } from 'kysely';
 import type { Db } from './database.js';
 import type { SqlDialect } from './sql-dialect.js';
 import { initial } from './migrations/001-initial.js';
+import { deliveryEngine } from './migrations/002-delivery-engine.js';
 
 /** Numbered migrations, shared by every dialect, applied in order at start. */
 function migrations(dialect: SqlDialect): Record<string, Migration> {
   return {
     '001-initial': initial(dialect),
+    '002-delivery-engine': deliveryEngine(),
   };
 }
 

@@ -63,6 +63,17 @@ export interface SourcesTable {
   name: string;
   /** JSON array of category keys this source may send. */
   categories: string;
+  /** Where delivery status events are POSTed (Standard Webhooks); null → none. */
+  callback_url: string | null;
+  /** `whsec_…` signing secret of the callbacks; write-only through the API. */
+  callback_secret: string | null;
+  /** JSON array of event types to send; null → all. */
+  callback_events: string | null;
+  /** JSON object channel → deliveries allowed per day. */
+  quotas: string;
+  /** Sender of this source's email (overrides the category's and HERALD_SMTP_FROM). */
+  email_from: string | null;
+  email_reply_to: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -88,6 +99,10 @@ export interface CategoriesTable {
   /** JSON array of channels. */
   default_channels: string;
   max_attempts: number;
+  /** JSON object channel → channel tried instead when the first has no address or fails for good. */
+  channel_fallbacks: string;
+  email_from: string | null;
+  email_reply_to: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -254,6 +269,36 @@ export interface QueueDeadJobsTable {
   dead_at: number;
 }
 
+export interface ProviderConfigsTable {
+  id: string;
+  /** Unique, shown on deliveries and metrics, e.g. `smtp-primary`. */
+  name: string;
+  channel: string;
+  /** Which implementation: `smtp`, `webhook`, … */
+  kind: string;
+  /** Lower is preferred. */
+  priority: number;
+  weight: number;
+  enabled: number;
+  /** JSON object of the kind's non-secret settings (URL, sender …). */
+  settings: string;
+  /** JSON object of secrets (passwords, signing keys): never returned by the API, never logged. */
+  secrets: string;
+  /** JSON: { ratePerSecond?, burst?, concurrency?, timeoutMs?, breaker?: { failures, coolDownMs } }. */
+  limits: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Deliveries charged against a source's daily quota on a channel (day in HERALD_TIMEZONE). */
+export interface QuotaUsageTable {
+  source_id: string;
+  channel: string;
+  /** `YYYY-MM-DD`. */
+  day: string;
+  used: number;
+}
+
 export interface Database {
   users: UsersTable;
   user_roles: UserRolesTable;
@@ -276,4 +321,6 @@ export interface Database {
   settings: SettingsTable;
   queue_jobs: QueueJobsTable;
   queue_dead_jobs: QueueDeadJobsTable;
+  provider_configs: ProviderConfigsTable;
+  quota_usage: QuotaUsageTable;
 }
