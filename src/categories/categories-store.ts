@@ -19,6 +19,11 @@ export interface NewCategory {
 }
 
 export interface Category extends NewCategory {
+  /** Channel tried instead when a delivery has no address or fails for good, e.g. wechat → sms. */
+  readonly channelFallbacks: Readonly<Partial<Record<Channel, Channel>>>;
+  /** Email sender of this category (a source's own sender wins); null → HERALD_SMTP_FROM. */
+  readonly emailFrom: string | null;
+  readonly emailReplyTo: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -33,6 +38,9 @@ function toCategory(r: CategoriesTable): Category {
     mandatory: Number(r.mandatory) !== 0,
     defaultChannels: JSON.parse(r.default_channels) as Channel[],
     maxAttempts: Number(r.max_attempts),
+    channelFallbacks: JSON.parse(r.channel_fallbacks) as Partial<Record<Channel, Channel>>,
+    emailFrom: r.email_from,
+    emailReplyTo: r.email_reply_to,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };

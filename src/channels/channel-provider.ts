@@ -7,11 +7,18 @@ export interface OutboundMessage {
   readonly messageId: string;
   readonly channel: Channel;
   readonly userId: string;
+  /** The recipient as the campus knows them (student or staff number, name). */
+  readonly recipient: { readonly externalId: string; readonly name: string };
   /** The address on this channel: email, phone, openid … (the user id for in_app). */
   readonly address: string;
   readonly category: string;
   readonly source: { readonly key: string; readonly name: string };
   readonly locale: string;
+  /**
+   * Email only: the sender chosen by the source, else the category; absent → the provider's
+   * own. Both are mailboxes as configured (`Name <addr>` or `addr`), checked by the provider.
+   */
+  readonly sender?: { readonly from?: string; readonly replyTo?: string };
   readonly content: {
     readonly subject?: string;
     readonly title?: string;

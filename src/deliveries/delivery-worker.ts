@@ -380,6 +380,9 @@ async function prepare(
       { timezone: recipient.timezone, locale: template.locale },
     );
     const url = typeof message.data.url === 'string' ? message.data.url : undefined;
+    const category = context.categories.get(message.categoryKey);
+    const from = source?.emailFrom ?? category?.emailFrom ?? undefined;
+    const replyTo = source?.emailReplyTo ?? category?.emailReplyTo ?? undefined;
     return {
       delivery,
       error: null,
@@ -388,10 +391,14 @@ async function prepare(
         messageId: message.id,
         channel,
         userId: recipient.id,
+        recipient: { externalId: recipient.externalId, name: recipient.name },
         address,
         category: message.categoryKey,
         source: sourceView,
         locale: template.locale,
+        ...(channel === 'email' && (from || replyTo)
+          ? { sender: { ...(from ? { from } : {}), ...(replyTo ? { replyTo } : {}) } }
+          : {}),
         content: { ...content, ...(url ? { url } : {}) },
       },
     };

@@ -9,6 +9,9 @@ export interface Source {
   readonly key: string;
   readonly name: string;
   readonly categories: readonly string[];
+  /** Email sender of this source's messages; null → the category's, else HERALD_SMTP_FROM. */
+  readonly emailFrom: string | null;
+  readonly emailReplyTo: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -29,6 +32,8 @@ function toSource(r: SourceRow): Source {
     key: r.key,
     name: r.name,
     categories: JSON.parse(r.categories) as string[],
+    emailFrom: r.email_from,
+    emailReplyTo: r.email_reply_to,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };

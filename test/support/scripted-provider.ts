@@ -70,6 +70,7 @@ export function testMessages(count: number, prefix = 'd'): OutboundMessage[] {
     messageId: 'msg-1',
     channel: 'sms',
     userId: `u${i + 1}`,
+    recipient: { externalId: `2024${String(i + 1).padStart(6, '0')}`, name: `Student ${i + 1}` },
     address: `+8613800000${String(i).padStart(3, '0')}`,
     category: 'notice',
     source: { key: 'registrar', name: 'Registrar' },

@@ -12,6 +12,7 @@ function outbound(over: Partial<OutboundMessage> = {}): OutboundMessage {
     messageId: '0190a1b2-0000-7000-8000-000000000001',
     channel: 'email',
     userId: 'u1',
+    recipient: { externalId: '2024010102', name: 'Li Hua' },
     address: 'li.hua@stu.example.edu',
     category: 'exam',
     source: { key: 'jwc', name: 'Academic Affairs Office' },
