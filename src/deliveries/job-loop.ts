@@ -13,11 +13,20 @@ export interface JobLoopOptions {
   readonly log: Logger;
   /** Longest sleep when the queue is empty (a wake-up from the queue ends it sooner). */
   readonly idleMs?: number;
+  /**
+   * Longest a handler may keep its jobs by extending their leases (default 10 leases, at least
+   * 5 minutes). Past it the leases run out and the jobs go to another worker: a handler stuck
+   * for good (a provider with no timeout) cannot hold its jobs forever.
+   */
+  readonly maxHoldMs?: number;
 }
 
 /**
- * Leases jobs and hands each lease's jobs to a handler until stopped. A handler that throws
- * leaves its jobs leased; the visibility timeout gives them back (at-least-once).
+ * Leases jobs and hands each lease's jobs to a handler until stopped. While the handler runs
+ * (a slow provider, a large batch) the leases are extended every third of the visibility
+ * timeout, so the jobs are not handed to a second worker while the first still works on them;
+ * if this worker dies the extensions stop and the jobs come back one timeout later. A handler
+ * that throws leaves its jobs leased; the visibility timeout gives them back (at-least-once).
  */
 export class JobLoop {
   private running = false;
@@ -53,6 +62,7 @@ export class JobLoop {
         await queue.waitForWork(this.opts.idleMs ?? 1000);
         continue;
       }
+      const keeper = this.keepLeased(jobs);
       try {
         await handle(jobs);
       } catch (err) {
@@ -60,9 +70,57 @@ export class JobLoop {
           { err, loop: this.opts.name, jobs: jobs.length },
           'jobs failed; they will be retried after their lease',
         );
+      } finally {
+        keeper.stop();
       }
       // Handlers mostly run synchronous SQLite work: give waiting I/O (HTTP) its turn.
       await setImmediate();
     }
+  }
+
+  /** Extends the leases of `jobs` until stopped or until `maxHoldMs` has passed. */
+  private keepLeased(jobs: readonly LeasedJob[]): { stop(): void } {
+    const { queue, leaseMs, log } = this.opts;
+    const maxHoldMs = this.opts.maxHoldMs ?? Math.max(10 * leaseMs, 5 * 60_000);
+    const started = Date.now();
+    let held = [...jobs];
+    let extending: Promise<void> = Promise.resolve();
+    let stopped = false;
+    const timer = setInterval(
+      () => {
+        if (Date.now() - started >= maxHoldMs) {
+          clearInterval(timer);
+          log.error(
+            { loop: this.opts.name, jobs: held.map((j) => j.id), heldMs: Date.now() - started },
+            'handler still busy after the longest hold: its jobs go back to the queue',
+          );
+          return;
+        }
+        extending = extending.then(async () => {
+          const kept: LeasedJob[] = [];
+          for (const job of held) {
+            // Once the handler is done its jobs are acked: extending them would find none.
+            if (stopped) return;
+            try {
+              if (await queue.extendLease(job, leaseMs)) kept.push(job);
+              else if (!stopped)
+                log.warn({ loop: this.opts.name, job: job.id }, 'lease lost while working');
+            } catch (err) {
+              kept.push(job);
+              log.warn({ err, loop: this.opts.name, job: job.id }, 'lease extension failed');
+            }
+          }
+          held = kept;
+        });
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
+    timer.unref();
+    return {
+      stop: () => {
+        stopped = true;
+        clearInterval(timer);
+      },
+    };
   }
 }
