@@ -173,7 +173,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           log,
           leaseMs: config.leaseSeconds * 1000,
           concurrency: config.workerConcurrency,
-          ...(options.retry ? { retry: options.retry } : {}),
+          retry: options.retry ?? { baseMs: config.retryBaseMs, capMs: config.retryCapMs },
         });
       }
       if (role === 'scheduler' || role === 'all') {

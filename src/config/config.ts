@@ -37,6 +37,9 @@ export interface Config {
   readonly outboundAllowCidrs: readonly string[];
   /** The campus timezone: the day of daily quotas. */
   readonly timezone: string;
+  /** Delivery retry backoff: the first wait, doubling per attempt up to the cap (with jitter). */
+  readonly retryBaseMs: number;
+  readonly retryCapMs: number;
 }
 
 export class ConfigError extends Error {
@@ -198,6 +201,18 @@ export const CONFIG_SPEC = {
       return Object.freeze(list);
     },
   } satisfies Spec<readonly string[]>,
+  HERALD_RETRY_BASE_MS: int(
+    2000,
+    10,
+    3_600_000,
+    'First wait before a delivery is retried after a transient failure; doubles per attempt.',
+  ),
+  HERALD_RETRY_CAP_MS: int(
+    900_000,
+    10,
+    86_400_000,
+    'Longest wait between two attempts of a delivery (a provider Retry-After may ask for more).',
+  ),
   HERALD_TIMEZONE: {
     doc: 'The campus timezone (IANA name): daily quotas reset at its midnight.',
     parse: (raw: string | undefined) => {
@@ -253,6 +268,8 @@ export function loadConfig(env: Env = process.env): Config {
     sseHeartbeatSeconds: values.HERALD_SSE_HEARTBEAT_SECONDS as number,
     outboundAllowCidrs: values.HERALD_OUTBOUND_ALLOW_CIDRS as readonly string[],
     timezone: values.HERALD_TIMEZONE as string,
+    retryBaseMs: values.HERALD_RETRY_BASE_MS as number,
+    retryCapMs: values.HERALD_RETRY_CAP_MS as number,
   });
 }
 

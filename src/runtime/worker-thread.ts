@@ -41,6 +41,7 @@ const workers = startWorkers({
   log,
   leaseMs: config.leaseSeconds * 1000,
   concurrency: config.workerConcurrency,
+  retry: { baseMs: config.retryBaseMs, capMs: config.retryCapMs },
 });
 
 port.on('message', (message: ToWorker) => {
