@@ -33,6 +33,8 @@ import { authRoutes } from './auth/auth-routes.js';
 import { deleteExpiredSessions } from './auth/sessions-store.js';
 import { Ingest } from './messages/ingest.js';
 import { messagesRoutes } from './messages/messages-routes.js';
+import { IngestQuotaGate } from './quotas/ingest-quota-gate.js';
+import { quotaRoutes } from './quotas/quota-routes.js';
 import { idempotencyRecords } from './messages/idempotency-store.js';
 import { deadLettersRoutes } from './deliveries/dead-letters-routes.js';
 import { startWorkers, type Workers } from './runtime/workers.js';
@@ -115,7 +117,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const hub = new InboxHub(dbFile);
   const renderer = new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' });
   const providers = buildProviders(config, db, hub, clock);
-  const ingest = new Ingest(db, queue, clock, (n) => metrics.messagesAccepted.inc(n));
+  const ingest = new Ingest(
+    db,
+    queue,
+    clock,
+    (n) => metrics.messagesAccepted.inc(n),
+    new IngestQuotaGate(config.timezone, (source, channel) =>
+      metrics.quotaExceeded.inc({ source, channel }),
+    ),
+  );
   const guards = authGuards(db, () => adminHash, clock);
 
   const demo = config.demo ? await seedIfEmpty(db, clock) : null;
@@ -135,6 +145,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     secureCookies: config.publicUrl.startsWith('https:'),
   });
   sourcesRoutes(server, { db, clock, guards });
+  quotaRoutes(server, { db, clock, guards, timezone: config.timezone });
   categoriesRoutes(server, { db, clock, guards });
   templatesRoutes(server, { db, clock, guards, renderer });
   usersRoutes(server, { db, clock, guards });
@@ -174,6 +185,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           leaseMs: config.leaseSeconds * 1000,
           concurrency: config.workerConcurrency,
           retry: options.retry ?? { baseMs: config.retryBaseMs, capMs: config.retryCapMs },
+          timezone: config.timezone,
         });
       }
       if (role === 'scheduler' || role === 'all') {

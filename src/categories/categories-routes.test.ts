@@ -55,6 +55,9 @@ describe('categories routes', () => {
       priority: 'normal',
       mandatory: false,
       maxAttempts: 5,
+      channelFallbacks: {},
+      emailFrom: null,
+      emailReplyTo: null,
       createdAt: '2025-09-01T08:00:00.000Z',
       updatedAt: '2025-09-01T08:00:00.000Z',
     });
@@ -150,6 +153,95 @@ describe('categories routes', () => {
       404,
       'not-found',
     );
+  });
+
+  it('keeps channel fallbacks and the email sender, and clears the sender with null', async () => {
+    const created = await create({
+      ...exam,
+      channelFallbacks: { wechat: 'sms', sms: 'in_app' },
+      emailFrom: '教务处 <jwc@example.edu>',
+      emailReplyTo: 'office@example.edu',
+    });
+    assert.equal(created.statusCode, 201);
+    const body = created.json() as Record<string, unknown>;
+    assert.deepEqual(body['channelFallbacks'], { wechat: 'sms', sms: 'in_app' });
+    assert.equal(body['emailFrom'], '教务处 <jwc@example.edu>');
+    assert.equal(body['emailReplyTo'], 'office@example.edu');
+    const [stored] = await getCategoriesByKeys(db, ['exam.schedule']);
+    assert.deepEqual(stored?.channelFallbacks, { wechat: 'sms', sms: 'in_app' });
+
+    const patched = await app.inject({
+      method: 'PATCH',
+      url: '/v1/categories/exam.schedule',
+      headers: ADMIN,
+      payload: { channelFallbacks: { wecom: 'email' }, emailFrom: null },
+    });
+    assert.equal(patched.statusCode, 200);
+    const p = patched.json() as Record<string, unknown>;
+    assert.deepEqual(p['channelFallbacks'], { wecom: 'email' }, 'the map is replaced as a whole');
+    assert.equal(p['emailFrom'], null);
+    assert.equal(p['emailReplyTo'], 'office@example.edu', 'fields not given keep their value');
+  });
+
+  it('refuses fallbacks to itself, in cycles, or to unknown channels, and writes nothing', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ sms: 'sms' }, /falls back to itself/],
+      [{ wechat: 'sms', sms: 'wechat' }, /cycle: (wechat → sms → wechat|sms → wechat → sms)/],
+      [{ wechat: 'sms', sms: 'email', email: 'wechat' }, /cycle/],
+      [{ wechat: 'pigeon' }, /channelFallbacks/],
+      [{ pigeon: 'sms' }, /channelFallbacks/],
+    ];
+    for (const [channelFallbacks, detail] of cases) {
+      const body = assertProblem(
+        await create({ ...exam, channelFallbacks }),
+        400,
+        'validation-failed',
+      ) as unknown as { detail: string; errors: { path: string }[] };
+      assert.match(body.detail, detail, JSON.stringify(channelFallbacks));
+      assert.ok(body.errors.some((e) => e.path.startsWith('body/channelFallbacks')));
+    }
+    assert.deepEqual(await getCategoriesByKeys(db, ['exam.schedule']), []);
+
+    await create(exam);
+    assertProblem(
+      await app.inject({
+        method: 'PATCH',
+        url: '/v1/categories/exam.schedule',
+        headers: ADMIN,
+        payload: { channelFallbacks: { email: 'sms', sms: 'email' } },
+      }),
+      400,
+      'validation-failed',
+    );
+    const [stored] = await getCategoriesByKeys(db, ['exam.schedule']);
+    assert.deepEqual(stored?.channelFallbacks, {});
+  });
+
+  it('refuses a sender that is not one plain mailbox, line breaks above all', async () => {
+    for (const emailFrom of [
+      'jwc@example.edu\r\nBcc: victim@example.com',
+      'Registrar\n <jwc@example.edu>',
+      'a@example.edu, b@example.edu',
+      'not an address',
+      'jwc@localhost',
+    ]) {
+      const body = assertProblem(
+        await create({ ...exam, emailFrom }),
+        400,
+        'validation-failed',
+      ) as unknown as { errors: { path: string }[] };
+      assert.deepEqual(
+        body.errors.map((e) => e.path),
+        ['body/emailFrom'],
+        JSON.stringify(emailFrom),
+      );
+    }
+    assertProblem(
+      await create({ ...exam, emailReplyTo: 'x@example.edu\u2028Bcc: y@example.edu' }),
+      400,
+      'validation-failed',
+    );
+    assert.deepEqual(await getCategoriesByKeys(db, ['exam.schedule']), []);
   });
 
   it('answers 404 for a category that does not exist', async () => {

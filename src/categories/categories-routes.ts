@@ -14,6 +14,12 @@ import {
   updateCategory,
   type Category,
 } from './categories-store.js';
+import {
+  ChannelFallbacksSchema,
+  fallbackMapProblem,
+  type ChannelFallbacks,
+} from './channel-fallbacks.js';
+import { EmailSenderSchema, emailSenderProblem } from './email-sender.js';
 
 export const CATEGORY_KEY_PATTERN = '^[a-z][a-z0-9_.-]{1,63}$';
 
@@ -55,6 +61,9 @@ const CategorySchema = Type.Object(
     mandatory: Mandatory,
     defaultChannels: DefaultChannels,
     maxAttempts: MaxAttempts,
+    channelFallbacks: ChannelFallbacksSchema,
+    emailFrom: EmailSenderSchema("Sender of this category's email (a source's own wins)"),
+    emailReplyTo: EmailSenderSchema("Reply-To of this category's email (a source's own wins)"),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -83,6 +92,9 @@ const CreateBody = Type.Object(
         description: 'Attempts per channel (default 5)',
       }),
     ),
+    channelFallbacks: Type.Optional(ChannelFallbacksSchema),
+    emailFrom: Type.Optional(EmailSenderSchema("Sender of this category's email")),
+    emailReplyTo: Type.Optional(EmailSenderSchema("Reply-To of this category's email")),
   },
   { additionalProperties: false },
 );
@@ -94,6 +106,9 @@ const PatchBody = Type.Object(
     mandatory: Type.Optional(Mandatory),
     defaultChannels: Type.Optional(DefaultChannels),
     maxAttempts: Type.Optional(MaxAttempts),
+    channelFallbacks: Type.Optional(ChannelFallbacksSchema),
+    emailFrom: Type.Optional(EmailSenderSchema("Sender of this category's email")),
+    emailReplyTo: Type.Optional(EmailSenderSchema("Reply-To of this category's email")),
   },
   { additionalProperties: false, minProperties: 1, description: 'Only the fields given change' },
 );
@@ -108,9 +123,30 @@ function present(c: Category) {
     mandatory: c.mandatory,
     defaultChannels: [...c.defaultChannels],
     maxAttempts: c.maxAttempts,
+    channelFallbacks: { ...c.channelFallbacks },
+    emailFrom: c.emailFrom,
+    emailReplyTo: c.emailReplyTo,
     createdAt: new Date(c.createdAt).toISOString(),
     updatedAt: new Date(c.updatedAt).toISOString(),
   };
+}
+
+/** Rules the schema cannot say: fallbacks without cycles, sender addresses that parse. */
+function checkDeliverySettings(b: {
+  channelFallbacks?: ChannelFallbacks;
+  emailFrom?: string | null;
+  emailReplyTo?: string | null;
+}): void {
+  const problems = [
+    ...(b.channelFallbacks ? [['channelFallbacks', fallbackMapProblem(b.channelFallbacks)]] : []),
+    ['emailFrom', emailSenderProblem('emailFrom', b.emailFrom)],
+    ['emailReplyTo', emailSenderProblem('emailReplyTo', b.emailReplyTo)],
+  ].filter((p): p is [string, string] => p[1] !== null);
+  if (problems.length > 0) {
+    throw new Problem('validation-failed', problems[0]![1], {
+      errors: problems.map(([field, message]) => ({ path: `body/${field}`, message })),
+    });
+  }
 }
 
 /** Admin CRUD of notification categories. */
@@ -134,6 +170,7 @@ export function categoriesRoutes(
     },
     async (request, reply) => {
       const b = request.body;
+      checkDeliverySettings(b);
       const created = await insertCategory(
         db,
         {
@@ -143,6 +180,9 @@ export function categoriesRoutes(
           mandatory: b.mandatory ?? false,
           defaultChannels: b.defaultChannels,
           maxAttempts: b.maxAttempts ?? 5,
+          ...(b.channelFallbacks ? { channelFallbacks: b.channelFallbacks } : {}),
+          ...(b.emailFrom !== undefined ? { emailFrom: b.emailFrom } : {}),
+          ...(b.emailReplyTo !== undefined ? { emailReplyTo: b.emailReplyTo } : {}),
         },
         clock(),
       );
@@ -196,6 +236,7 @@ export function categoriesRoutes(
       },
     },
     async (request) => {
+      checkDeliverySettings(request.body);
       const c = await updateCategory(db, request.params.key, request.body, clock());
       if (!c) throw notFound(`Category "${request.params.key}"`);
       return present(c);

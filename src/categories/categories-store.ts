@@ -28,7 +28,12 @@ export interface Category extends NewCategory {
   readonly updatedAt: number;
 }
 
-export type CategoryPatch = Partial<Omit<NewCategory, 'key'>>;
+/** What delivery-engine settings a new category may also be given (defaults: none). */
+export type CategoryExtras = Partial<
+  Pick<Category, 'channelFallbacks' | 'emailFrom' | 'emailReplyTo'>
+>;
+
+export type CategoryPatch = Partial<Omit<Category, 'key' | 'createdAt' | 'updatedAt'>>;
 
 function toCategory(r: CategoriesTable): Category {
   return {
@@ -74,7 +79,7 @@ export async function getCategoriesByKeys(db: Db, keys: readonly string[]): Prom
 /** Inserts a category; null when the key is taken. */
 export async function insertCategory(
   db: Db,
-  input: NewCategory,
+  input: NewCategory & CategoryExtras,
   now: number,
 ): Promise<Category | null> {
   const row: CategoriesTable = {
@@ -84,9 +89,9 @@ export async function insertCategory(
     mandatory: input.mandatory ? 1 : 0,
     default_channels: JSON.stringify(input.defaultChannels),
     max_attempts: input.maxAttempts,
-    channel_fallbacks: '{}',
-    email_from: null,
-    email_reply_to: null,
+    channel_fallbacks: JSON.stringify(input.channelFallbacks ?? {}),
+    email_from: input.emailFrom ?? null,
+    email_reply_to: input.emailReplyTo ?? null,
     created_at: now,
     updated_at: now,
   };
@@ -115,6 +120,11 @@ export async function updateCategory(
         ? { default_channels: JSON.stringify(patch.defaultChannels) }
         : {}),
       ...(patch.maxAttempts !== undefined ? { max_attempts: patch.maxAttempts } : {}),
+      ...(patch.channelFallbacks !== undefined
+        ? { channel_fallbacks: JSON.stringify(patch.channelFallbacks) }
+        : {}),
+      ...(patch.emailFrom !== undefined ? { email_from: patch.emailFrom } : {}),
+      ...(patch.emailReplyTo !== undefined ? { email_reply_to: patch.emailReplyTo } : {}),
       updated_at: now,
     })
     .where('key', '=', key)

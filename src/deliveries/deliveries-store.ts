@@ -112,6 +112,8 @@ export interface DeliveryView {
   readonly lastError: string | null;
   readonly provider: string | null;
   readonly providerMessageId: string | null;
+  /** The channel this delivery replaces (channel fallback), else null. */
+  readonly fallbackFrom: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly finalAt: number | null;
@@ -131,6 +133,7 @@ function deliveryViews(db: Db) {
       'd.last_error',
       'd.provider',
       'd.provider_message_id',
+      'd.fallback_from',
       'd.created_at',
       'd.updated_at',
       'd.final_at',
@@ -153,6 +156,7 @@ function toDeliveryView(r: DeliveryViewRow): DeliveryView {
     lastError: r.last_error,
     provider: r.provider,
     providerMessageId: r.provider_message_id,
+    fallbackFrom: r.fallback_from,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
     finalAt: r.final_at === null ? null : Number(r.final_at),

@@ -34,8 +34,12 @@ import { decideRetry, type RetryOptions } from './retry-policy.js';
 import {
   DELIVER_JOB_MAX_LEASES,
   deliverTopic,
+  writeDeliveries,
   type DeliverJobPayload,
 } from '../fanout/fanout-worker.js';
+import { fallbackDeliveries, type FailedDelivery } from './fallback-deliveries.js';
+import { hasQuotas } from '../quotas/quotas.js';
+import { quotaDay } from '../quotas/quota-day.js';
 
 export interface DeliveryWorkerDeps {
   readonly db: Db;
@@ -46,6 +50,8 @@ export interface DeliveryWorkerDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly retry?: RetryOptions;
+  /** The campus timezone (config.timezone): the day fallback deliveries are charged to. */
+  readonly timezone: string;
 }
 
 interface Prepared {
@@ -135,6 +141,7 @@ export async function deliverJobs(
   const updates: DeliveryUpdate[] = [];
   const attempts: DeliveryAttemptsTable[] = [];
   const dead: DeadLettersTable[] = [];
+  const failedForGood: FailedDelivery[] = [];
   const retries = new Map<
     string,
     { channel: string; lane: LeasedJob['lane']; at: number; ids: string[] }
@@ -206,6 +213,11 @@ export async function deliverJobs(
         lastError: error.message,
         providerMessageId: null,
       });
+      failedForGood.push({
+        delivery: d,
+        category,
+        recipient: context.recipients.get(d.user_id),
+      });
     } else {
       updates.push({
         ...base,
@@ -234,13 +246,47 @@ export async function deliverJobs(
     maxDeliveries: DELIVER_JOB_MAX_LEASES,
   }));
 
-  await db.transaction().execute(async (tx) => {
+  // Channel fallback (wechat failed for good → sms), written with the failure it answers.
+  const fallbacks = await fallbackDeliveries(
+    db,
+    failedForGood,
+    (channel) => deps.providers.providerFor(channel) !== null,
+    finished,
+  );
+
+  const fallbackResult = await db.transaction().execute(async (tx) => {
     await applyDeliveryUpdates(tx, updates, finished);
     await insertAttempts(tx, attempts);
     await insertDeadLetters(tx, dead);
+    const fallbackResult =
+      fallbacks.length > 0
+        ? await writeDeliveries(
+            queue,
+            tx,
+            fallbacks,
+            new Map([...context.messages].map(([id, m]) => [id, m.priority])),
+            {
+              day: quotaDay(finished, deps.timezone),
+              now: finished,
+              ownerOf: (messageId) => {
+                const source = context.sources.get(context.messages.get(messageId)!.sourceId);
+                return source && hasQuotas(source.quotas)
+                  ? { sourceId: source.id, sourceKey: source.key, quotas: source.quotas }
+                  : undefined;
+              },
+            },
+          )
+        : null;
     if (retryJobs.length > 0) await queue.enqueue(retryJobs, tx);
     await queue.ack(jobs, tx);
+    return fallbackResult;
   });
+  for (const d of fallbackResult?.created ?? []) {
+    deps.metrics.deliveries.inc({ channel: d.channel, status: d.status });
+  }
+  for (const e of fallbackResult?.exceeded ?? []) {
+    deps.metrics.quotaExceeded.inc({ source: e.source, channel: e.channel }, e.count);
+  }
 
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   for (const u of updates) {

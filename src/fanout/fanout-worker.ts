@@ -13,6 +13,9 @@ import { getCategoriesByKeys, type Category } from '../categories/categories-sto
 import { getMessage, setFanoutProgress, type StoredMessage } from '../messages/messages-store.js';
 import { insertDeliveries } from '../deliveries/deliveries-store.js';
 import { planDeliveries } from './plan-deliveries.js';
+import { enforceQuotas, type QuotaExceeded, type QuotaOwner } from '../quotas/enforce-quotas.js';
+import { quotaOwners } from '../quotas/quota-owners.js';
+import { quotaDay } from '../quotas/quota-day.js';
 
 export const deliverTopic = (channel: string) => `deliver.${channel}`;
 
@@ -41,12 +44,27 @@ export interface FanoutDeps {
   /** The job's visibility timeout, renewed after every batch of a large audience. */
   readonly leaseMs: number;
   readonly onDeliveriesCreated?: (created: readonly { channel: string; status: string }[]) => void;
+  /** The campus timezone (config.timezone): the day daily quotas are charged to. */
+  readonly timezone: string;
+  /** Deliveries just suppressed `quota-exceeded` (after their commit). */
+  readonly onQuotaExceeded?: (exceeded: readonly QuotaExceeded[]) => void;
+}
+
+/** What writeDeliveries charges daily quotas with. */
+export interface QuotaCharge {
+  /** The quota day, `YYYY-MM-DD` in the campus timezone. */
+  readonly day: string;
+  readonly now: number;
+  /** The quota-bound source of a message, if it is one. */
+  readonly ownerOf: (messageId: string) => QuotaOwner | undefined;
 }
 
 interface Work {
   readonly job: LeasedJob;
   readonly message: StoredMessage;
   readonly category: Category;
+  /** The message's source when it has daily quotas. */
+  readonly owner: QuotaOwner | undefined;
 }
 
 /**
@@ -76,6 +94,10 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
       ])
     ).map((c) => [c.key, c]),
   );
+  const owners = await quotaOwners(
+    db,
+    messages.flatMap((m) => (m ? [m.sourceId] : [])),
+  );
   for (const [i, job] of jobs.entries()) {
     const message = messages[i];
     if (!message || message.status === 'dispatched') {
@@ -89,7 +111,7 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
       await queue.deadLetter(job, `category ${message.categoryKey} missing`);
       continue;
     }
-    const work = { job, message, category };
+    const work = { job, message, category, owner: owners.get(message.sourceId) };
     if (message.fanoutCursor !== null) {
       large.push(work);
       continue;
@@ -111,8 +133,14 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
       perMessage.push({ work, rows: planned });
     }
     const lanes = new Map(small.map(({ work }) => [work.message.id, work.message.priority]));
-    const created = await db.transaction().execute(async (tx) => {
-      const { created, reached } = await writeDeliveries(queue, tx, rows, lanes);
+    const owners = new Map(small.map(({ work }) => [work.message.id, work.owner]));
+    const quota: QuotaCharge = {
+      day: quotaDay(now, deps.timezone),
+      now,
+      ownerOf: (messageId) => owners.get(messageId),
+    };
+    const { created, exceeded } = await db.transaction().execute(async (tx) => {
+      const { created, reached, exceeded } = await writeDeliveries(queue, tx, rows, lanes, quota);
       for (const { work, rows } of perMessage) {
         const cursor = rows.length > 0 ? rows[rows.length - 1]!.user_id : null;
         await setFanoutProgress(
@@ -123,9 +151,10 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
         );
       }
       await queue.ack([...done, ...small.map((s) => s.work.job)], tx);
-      return created;
+      return { created, exceeded };
     });
     deps.onDeliveriesCreated?.(created);
+    if (exceeded.length > 0) deps.onQuotaExceeded?.(exceeded);
   }
 
   for (const work of large) await fanOutLarge(deps, work, batchSize);
@@ -145,12 +174,18 @@ async function fanOutLarge(deps: FanoutDeps, work: Work, batchSize: number): Pro
     const rows = await plan(deps, work, recipients, now);
     cursor = recipients[recipients.length - 1]!.id;
     const last = recipients.length < batchSize;
-    const created = await db.transaction().execute(async (tx) => {
-      const { created, reached } = await writeDeliveries(
+    const quota: QuotaCharge = {
+      day: quotaDay(now, deps.timezone),
+      now,
+      ownerOf: () => work.owner,
+    };
+    const { created, exceeded } = await db.transaction().execute(async (tx) => {
+      const { created, reached, exceeded } = await writeDeliveries(
         queue,
         tx,
         rows,
         new Map([[message.id, message.priority]]),
+        quota,
       );
       await setFanoutProgress(
         tx,
@@ -163,9 +198,10 @@ async function fanOutLarge(deps: FanoutDeps, work: Work, batchSize: number): Pro
         now,
       );
       if (last) await queue.ack([job], tx);
-      return created;
+      return { created, exceeded };
     });
     deps.onDeliveriesCreated?.(created);
+    if (exceeded.length > 0) deps.onQuotaExceeded?.(exceeded);
     if (last) return;
     if (!(await queue.extendLease(job, deps.leaseMs))) {
       // Another worker holds the job now (we were too slow); it resumes from our cursor.
@@ -225,6 +261,7 @@ async function plan(
         created_at: now,
         updated_at: now,
         final_at: planned.status === 'suppressed' ? now : null,
+        fallback_from: planned.fallbackFrom,
       });
     }
   }
@@ -232,21 +269,32 @@ async function plan(
 }
 
 /**
- * Inserts planned deliveries (existing ones are left alone) and enqueues delivery jobs for the
- * new queued ones, grouped by channel and lane. Returns the created deliveries and how many
- * users each message newly reached (a resumed batch does not count anyone twice).
+ * Inserts planned deliveries (existing ones are left alone), charges the new queued ones to
+ * their sources' daily quotas (those beyond are suppressed `quota-exceeded`, in this same
+ * transaction) and enqueues delivery jobs for those still queued, grouped by channel and lane.
+ * Returns the created deliveries (with their final status), how many users each message newly
+ * reached (a resumed batch does not count anyone twice) and what the quotas refused.
  */
-async function writeDeliveries(
+export async function writeDeliveries(
   queue: Queue,
   tx: Tx,
   rows: readonly DeliveriesTable[],
   laneOf: ReadonlyMap<string, StoredMessage['priority']>,
+  quota: QuotaCharge,
 ): Promise<{
   created: { id: string; channel: string; status: string }[];
   reached: Map<string, number>;
+  exceeded: QuotaExceeded[];
 }> {
   const created = await insertDeliveries(tx, rows);
   const byId = new Map(rows.map((r) => [r.id, r]));
+  const exceeded = await enforceQuotas(
+    tx,
+    created,
+    (id) => quota.ownerOf(byId.get(id)!.message_id),
+    quota.day,
+    quota.now,
+  );
   const users = new Map<string, Set<string>>();
   for (const d of created) {
     const row = byId.get(d.id)!;
@@ -279,5 +327,9 @@ async function writeDeliveries(
     }
   }
   if (jobs.length > 0) await queue.enqueue(jobs, tx);
-  return { created, reached: new Map([...users].map(([m, set]) => [m, set.size])) };
+  return {
+    created,
+    reached: new Map([...users].map(([m, set]) => [m, set.size])),
+    exceeded,
+  };
 }

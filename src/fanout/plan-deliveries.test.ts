@@ -93,3 +93,80 @@ describe('planning the deliveries of one recipient', () => {
     ]);
   });
 });
+
+describe('channel fallback while planning', () => {
+  const wechatFirst = {
+    mandatory: false,
+    defaultChannels: ['in_app', 'wechat'],
+    channelFallbacks: { wechat: 'sms', sms: 'email' },
+  } as const;
+  const fallbackSummary = (input: Partial<PlanInput>) =>
+    planDeliveries({ ...base, category: wechatFirst, ...input }).map(
+      (d) =>
+        `${d.channel}:${d.status}${d.reason ? `(${d.reason})` : ''}${d.fallbackFrom ? `<-${d.fallbackFrom}` : ''}`,
+    );
+
+  it('plans the fallback channel for a user without an address on the first', () => {
+    assert.deepEqual(fallbackSummary({}), [
+      'in_app:queued',
+      'wechat:suppressed(no-address)',
+      'sms:queued<-wechat',
+    ]);
+  });
+
+  it('plans no fallback for a user the first channel reaches', () => {
+    assert.deepEqual(fallbackSummary({ recipient: { ...student, wechatOpenId: 'o-123' } }), [
+      'in_app:queued',
+      'wechat:queued',
+    ]);
+  });
+
+  it('falls back when no provider serves the first channel', () => {
+    assert.deepEqual(
+      fallbackSummary({
+        recipient: { ...student, wechatOpenId: 'o-123' },
+        channelServed: (c) => c !== 'wechat',
+      }),
+      ['in_app:queued', 'wechat:suppressed(channel-not-configured)', 'sms:queued<-wechat'],
+    );
+  });
+
+  it('takes one hop only: a fallback that cannot reach the user is shown, not chained', () => {
+    assert.deepEqual(fallbackSummary({ recipient: { ...student, phone: null } }), [
+      'in_app:queued',
+      'wechat:suppressed(no-address)',
+      'sms:suppressed(no-address)<-wechat',
+    ]);
+  });
+
+  it('does not plan a channel twice when the fallback is already planned', () => {
+    assert.deepEqual(fallbackSummary({ messageChannels: ['wechat', 'sms'] }), [
+      'wechat:suppressed(no-address)',
+      'sms:queued',
+    ]);
+  });
+
+  it("respects the user's channel choice, unless the category is mandatory", () => {
+    const onlyWechat = { categoryKey: 'c', enabled: true, channels: ['in_app', 'wechat'] };
+    assert.deepEqual(fallbackSummary({ preference: onlyWechat }), [
+      'in_app:queued',
+      'wechat:suppressed(no-address)',
+    ]);
+    assert.deepEqual(
+      fallbackSummary({ category: { ...wechatFirst, mandatory: true }, preference: onlyWechat }),
+      ['in_app:queued', 'wechat:suppressed(no-address)', 'sms:queued<-wechat'],
+    );
+    const withSms = { categoryKey: 'c', enabled: true, channels: ['wechat', 'sms'] };
+    assert.deepEqual(fallbackSummary({ preference: withSms }), [
+      'wechat:suppressed(no-address)',
+      'sms:queued',
+    ]);
+  });
+
+  it('plans nothing for a user who turned the category off', () => {
+    assert.deepEqual(
+      fallbackSummary({ preference: { categoryKey: 'c', enabled: false, channels: null } }),
+      ['in_app:suppressed(opted-out)', 'wechat:suppressed(opted-out)'],
+    );
+  });
+});

@@ -63,6 +63,7 @@ export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): 
         sourceId: source.id,
         sourceKey: source.key,
         categories: source.categories,
+        quotas: source.quotas,
       };
     }
     if (token.startsWith('hs_')) {

@@ -27,6 +27,10 @@ export const PROBLEM_TYPES = {
   'unknown-channel': { status: 422, title: 'Unknown channel' },
   'template-invalid': { status: 422, title: 'The template does not parse' },
   'too-many-requests': { status: 429, title: 'Too many requests' },
+  'quota-exceeded': {
+    status: 429,
+    title: "The source's daily quota on a channel is used up",
+  },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'Temporarily unavailable' },
 } as const;

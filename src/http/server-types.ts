@@ -6,6 +6,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Quotas } from '../quotas/quotas.js';
 
 /** The Fastify instance every route module receives: TypeBox schemas type the handlers. */
 export type Server = FastifyInstance<
@@ -24,6 +25,8 @@ export type Principal =
       readonly sourceId: string;
       readonly sourceKey: string;
       readonly categories: readonly string[];
+      /** The source's daily quotas, checked when it sends (see IngestQuotaGate). */
+      readonly quotas: Quotas;
     }
   | { readonly kind: 'user'; readonly userId: string };
 

@@ -10,6 +10,8 @@ import { checkAudience } from '../recipients/audience.js';
 import { getCategoriesByKeys, type Category } from '../categories/categories-store.js';
 import { insertMessages, type MessageStatus } from './messages-store.js';
 import { idempotencyRecords, IDEMPOTENCY_TTL_MS } from './idempotency-store.js';
+import type { Quotas } from '../quotas/quotas.js';
+import type { IngestQuotaGate, QuotaSubject } from '../quotas/ingest-quota-gate.js';
 
 export interface SendBody {
   readonly category: string;
@@ -22,6 +24,10 @@ export interface SendBody {
 
 export interface SendRequest {
   readonly sourceId: string;
+  /** For quota problems and metrics; defaults to the id. */
+  readonly sourceKey?: string;
+  /** The source's daily quotas (none → unlimited). */
+  readonly quotas?: Quotas;
   readonly allowedCategories: readonly string[];
   readonly body: SendBody;
   readonly idempotencyKey: string | null;
@@ -75,6 +81,7 @@ export class Ingest {
     private readonly queue: Queue,
     private readonly clock: Clock,
     private readonly onAccepted: (count: number) => void = () => {},
+    private readonly quotaGate: IngestQuotaGate | null = null,
   ) {}
 
   submit(request: SendRequest): Promise<Accepted> {
@@ -148,6 +155,18 @@ export class Ingest {
           (c) => [c.key, c],
         ),
       );
+      const quotaSubject = (r: SendRequest): QuotaSubject => ({
+        sourceId: r.sourceId,
+        sourceKey: r.sourceKey ?? r.sourceId,
+        quotas: r.quotas ?? {},
+      });
+      const quotaUsage = this.quotaGate
+        ? await this.quotaGate.load(
+            tx,
+            open.map((p) => quotaSubject(p.request)),
+            now,
+          )
+        : null;
       const rows: MessagesTable[] = [];
       const jobs: {
         topic: string;
@@ -171,6 +190,18 @@ export class Ingest {
         const { body, sourceId, idempotencyKey } = p.request;
         const category = categories.get(body.category)!;
         const sendAt = body.sendAt ? Date.parse(body.sendAt) : now;
+        const overQuota = quotaUsage
+          ? this.quotaGate!.check(
+              quotaUsage,
+              quotaSubject(p.request),
+              body.channels ?? category.defaultChannels,
+              sendAt,
+            )
+          : null;
+        if (overQuota) {
+          outcomes.set(p, overQuota);
+          continue;
+        }
         const status: MessageStatus = sendAt > now ? 'scheduled' : 'accepted';
         const id = newId(now);
         rows.push({

@@ -76,6 +76,9 @@ const DeliverySchema = Type.Object({
   lastError: Type.Union([Type.String(), Type.Null()]),
   provider: Type.Union([Type.String(), Type.Null()]),
   providerMessageId: Type.Union([Type.String(), Type.Null()]),
+  fallbackFrom: Type.Union([Type.String(), Type.Null()], {
+    description: 'The channel this delivery replaces (category channel fallback), else null',
+  }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
   finalAt: Type.Union([Type.String(), Type.Null()]),
@@ -151,6 +154,11 @@ export function messagesRoutes(app: Server, deps: MessagesRoutesDeps): void {
           409: ProblemSchema,
           413: ProblemSchema,
           422: ProblemSchema,
+          429: {
+            ...ProblemSchema,
+            description:
+              "`quota-exceeded`: the source's daily quota on one of the message's channels is used up (`Retry-After`: until the campus midnight)",
+          },
         },
       },
     },
@@ -159,6 +167,8 @@ export function messagesRoutes(app: Server, deps: MessagesRoutesDeps): void {
       if (principal?.kind !== 'source') throw new Problem('forbidden');
       const result = await deps.ingest.submit({
         sourceId: principal.sourceId,
+        sourceKey: principal.sourceKey,
+        quotas: principal.quotas,
         allowedCategories: principal.categories,
         body: request.body,
         idempotencyKey: request.headers['idempotency-key'] ?? null,

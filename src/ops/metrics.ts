@@ -41,6 +41,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** The alert metric of daily quotas (see docs/quotas-and-fallbacks.md for a rule). */
+  readonly quotaExceeded = new Counter({
+    name: 'herald_quota_exceeded_total',
+    help: "Refusals for a source's used-up daily quota on a channel: messages answered 429 plus deliveries suppressed quota-exceeded.",
+    labelNames: ['source', 'channel'] as const,
+    registers: [this.registry],
+  });
+
   /** Metrics of other threads (the worker thread of `herald all`), merged into the output. */
   private readonly remotes: (() => Promise<unknown[]>)[] = [];
 

@@ -42,6 +42,7 @@ const workers = startWorkers({
   leaseMs: config.leaseSeconds * 1000,
   concurrency: config.workerConcurrency,
   retry: { baseMs: config.retryBaseMs, capMs: config.retryCapMs },
+  timezone: config.timezone,
 });
 
 port.on('message', (message: ToWorker) => {

@@ -36,6 +36,10 @@ export function startWorkers(deps: WorkerDeps): Workers {
               for (const d of created)
                 metrics.deliveries.inc({ channel: d.channel, status: d.status });
             },
+            onQuotaExceeded: (exceeded) => {
+              for (const e of exceeded)
+                metrics.quotaExceeded.inc({ source: e.source, channel: e.channel }, e.count);
+            },
           },
           jobs,
         ),

@@ -18,6 +18,8 @@ import {
   type Source,
 } from './sources-store.js';
 import { getCategoriesByKeys } from '../categories/categories-store.js';
+import { EmailSenderSchema, emailSenderProblem } from '../categories/email-sender.js';
+import { QuotasSchema, type Quotas } from '../quotas/quotas.js';
 
 const KeyPattern = '^[a-z][a-z0-9_-]{1,31}$';
 
@@ -25,6 +27,9 @@ const SourceSchema = Type.Object({
   key: Type.String(),
   name: Type.String(),
   categories: Type.Array(Type.String()),
+  quotas: QuotasSchema,
+  emailFrom: EmailSenderSchema("Sender of this source's email (wins over the category's)"),
+  emailReplyTo: EmailSenderSchema("Reply-To of this source's email (wins over the category's)"),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -42,6 +47,9 @@ const sourceView = (s: Source) => ({
   key: s.key,
   name: s.name,
   categories: [...s.categories],
+  quotas: { ...s.quotas },
+  emailFrom: s.emailFrom,
+  emailReplyTo: s.emailReplyTo,
   createdAt: iso(s.createdAt)!,
   updatedAt: iso(s.updatedAt)!,
 });
@@ -69,6 +77,14 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       throw new Problem('unknown-category', `Unknown categories: ${missing.join(', ')}`, {
         unknown: missing,
       });
+  }
+
+  function checkSenders(b: { emailFrom?: string | null; emailReplyTo?: string | null }): void {
+    const errors = (['emailFrom', 'emailReplyTo'] as const).flatMap((field) => {
+      const message = emailSenderProblem(field, b[field]);
+      return message === null ? [] : [{ path: `body/${field}`, message }];
+    });
+    if (errors.length > 0) throw new Problem('validation-failed', errors[0]!.message, { errors });
   }
 
   async function mustGet(key: string): Promise<Source> {
@@ -107,6 +123,9 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
               description: 'Categories this source may send',
               maxItems: 200,
             }),
+            quotas: Type.Optional(QuotasSchema),
+            emailFrom: Type.Optional(EmailSenderSchema("Sender of this source's email")),
+            emailReplyTo: Type.Optional(EmailSenderSchema("Reply-To of this source's email")),
           },
           { additionalProperties: false },
         ),
@@ -119,13 +138,21 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       },
     },
     async (request, reply) => {
-      const { key, name, categories } = request.body;
+      const { key, name, categories, quotas, emailFrom, emailReplyTo } = request.body;
+      checkSenders(request.body);
       await checkCategories(categories);
       if (await getSourceByKey(db, key))
         throw new Problem('conflict', `Source ${key} already exists`);
       const source = await insertSource(
         db,
-        { key, name, categories: [...new Set(categories)] },
+        {
+          key,
+          name,
+          categories: [...new Set(categories)],
+          ...(quotas ? { quotas: quotas as Quotas } : {}),
+          ...(emailFrom !== undefined ? { emailFrom } : {}),
+          ...(emailReplyTo !== undefined ? { emailReplyTo } : {}),
+        },
         deps.clock(),
       );
       return reply.code(201).send(sourceView(source));
@@ -152,12 +179,15 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       onRequest: guards.admin,
       schema: {
         tags: ['sources'],
-        summary: "Change a source's name or allowed categories",
+        summary: "Change a source's name, allowed categories, quotas or email sender",
         params: Type.Object({ key: Type.String() }),
         body: Type.Object(
           {
             name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
             categories: Type.Optional(Type.Array(Type.String(), { maxItems: 200 })),
+            quotas: Type.Optional(QuotasSchema),
+            emailFrom: Type.Optional(EmailSenderSchema("Sender of this source's email")),
+            emailReplyTo: Type.Optional(EmailSenderSchema("Reply-To of this source's email")),
           },
           { additionalProperties: false },
         ),
@@ -165,7 +195,8 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       },
     },
     async (request) => {
-      const { name, categories } = request.body;
+      const { name, categories, quotas, emailFrom, emailReplyTo } = request.body;
+      checkSenders(request.body);
       if (categories) await checkCategories(categories);
       const updated = await updateSource(
         db,
@@ -173,6 +204,9 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
         {
           ...(name !== undefined ? { name } : {}),
           ...(categories ? { categories: [...new Set(categories)] } : {}),
+          ...(quotas ? { quotas: quotas as Quotas } : {}),
+          ...(emailFrom !== undefined ? { emailFrom } : {}),
+          ...(emailReplyTo !== undefined ? { emailReplyTo } : {}),
         },
         deps.clock(),
       );

@@ -3,12 +3,15 @@ import type { Db } from '../store/database.js';
 import type { SourcesTable } from '../store/schema.js';
 import { newId } from '../store/ids.js';
 import { sha256 } from '../auth/secrets.js';
+import { parseQuotas, type Quotas } from '../quotas/quotas.js';
 
 export interface Source {
   readonly id: string;
   readonly key: string;
   readonly name: string;
   readonly categories: readonly string[];
+  /** Deliveries allowed per channel per campus day; a channel absent is unlimited. */
+  readonly quotas: Quotas;
   /** Email sender of this source's messages; null → the category's, else HERALD_SMTP_FROM. */
   readonly emailFrom: string | null;
   readonly emailReplyTo: string | null;
@@ -32,6 +35,7 @@ function toSource(r: SourceRow): Source {
     key: r.key,
     name: r.name,
     categories: JSON.parse(r.categories) as string[],
+    quotas: parseQuotas(r.quotas),
     emailFrom: r.email_from,
     emailReplyTo: r.email_reply_to,
     createdAt: Number(r.created_at),
@@ -56,7 +60,14 @@ export async function getSourceById(db: Db, id: string): Promise<Source | null> 
 
 export async function insertSource(
   db: Db,
-  input: { key: string; name: string; categories: readonly string[] },
+  input: {
+    key: string;
+    name: string;
+    categories: readonly string[];
+    quotas?: Quotas;
+    emailFrom?: string | null;
+    emailReplyTo?: string | null;
+  },
   now: number,
 ): Promise<Source> {
   const row: SourceRow = {
@@ -67,9 +78,9 @@ export async function insertSource(
     callback_url: null,
     callback_secret: null,
     callback_events: null,
-    quotas: '{}',
-    email_from: null,
-    email_reply_to: null,
+    quotas: JSON.stringify(input.quotas ?? {}),
+    email_from: input.emailFrom ?? null,
+    email_reply_to: input.emailReplyTo ?? null,
     created_at: now,
     updated_at: now,
   };
@@ -80,7 +91,13 @@ export async function insertSource(
 export async function updateSource(
   db: Db,
   key: string,
-  patch: { name?: string; categories?: readonly string[] },
+  patch: {
+    name?: string;
+    categories?: readonly string[];
+    quotas?: Quotas;
+    emailFrom?: string | null;
+    emailReplyTo?: string | null;
+  },
   now: number,
 ): Promise<Source | null> {
   const res = await db
@@ -88,6 +105,9 @@ export async function updateSource(
     .set({
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.categories !== undefined ? { categories: JSON.stringify(patch.categories) } : {}),
+      ...(patch.quotas !== undefined ? { quotas: JSON.stringify(patch.quotas) } : {}),
+      ...(patch.emailFrom !== undefined ? { email_from: patch.emailFrom } : {}),
+      ...(patch.emailReplyTo !== undefined ? { email_reply_to: patch.emailReplyTo } : {}),
       updated_at: now,
     })
     .where('key', '=', key)

@@ -3,12 +3,14 @@ import type { Db } from './database.js';
 import type { SqlDialect } from './sql-dialect.js';
 import { initial } from './migrations/001-initial.js';
 import { deliveryEngine } from './migrations/002-delivery-engine.js';
+import { deliveryFallback } from './migrations/003-delivery-fallback.js';
 
 /** Numbered migrations, shared by every dialect, applied in order at start. */
 function migrations(dialect: SqlDialect): Record<string, Migration> {
   return {
     '001-initial': initial(dialect),
     '002-delivery-engine': deliveryEngine(),
+    '003-delivery-fallback': deliveryFallback(),
   };
 }
 

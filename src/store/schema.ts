@@ -169,6 +169,8 @@ export interface DeliveriesTable {
   created_at: number;
   updated_at: number;
   final_at: number | null;
+  /** The channel this delivery replaces (channel fallback); null for a planned one. */
+  fallback_from: string | null;
 }
 
 export interface DeliveryAttemptsTable {

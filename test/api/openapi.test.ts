@@ -30,6 +30,7 @@ describe('OpenAPI description at /docs', () => {
       'GET /v1/messages/{id}/deliveries',
       'GET /v1/sources',
       'POST /v1/sources/{key}/api-keys',
+      'GET /v1/sources/{key}/quota-usage',
       'GET /v1/categories',
       'PUT /v1/templates/{category}/{channel}/{locale}',
       'POST /v1/users/import',
