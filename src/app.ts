@@ -37,6 +37,8 @@ import { IngestQuotaGate } from './quotas/ingest-quota-gate.js';
 import { quotaRoutes } from './quotas/quota-routes.js';
 import { idempotencyRecords } from './messages/idempotency-store.js';
 import { deadLettersRoutes } from './deliveries/dead-letters-routes.js';
+import { createCallbacks } from './callbacks/callbacks.js';
+import { callbackRoutes } from './callbacks/callback-routes.js';
 import { startWorkers, type Workers } from './runtime/workers.js';
 import { startWorkerThread } from './runtime/worker-host.js';
 import type { RetryOptions } from './deliveries/retry-policy.js';
@@ -117,6 +119,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const hub = new InboxHub(dbFile);
   const renderer = new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' });
   const providers = buildProviders(config, db, hub, clock);
+  const callbacks = createCallbacks({
+    queue,
+    clock,
+    allowCidrs: config.outboundAllowCidrs,
+    channel: dbFile,
+    retry: { baseMs: config.callbackRetryBaseMs, capMs: config.callbackRetryCapMs },
+  });
   const ingest = new Ingest(
     db,
     queue,
@@ -125,6 +134,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     new IngestQuotaGate(config.timezone, (source, channel) =>
       metrics.quotaExceeded.inc({ source, channel }),
     ),
+    callbacks.emitter,
   );
   const guards = authGuards(db, () => adminHash, clock);
 
@@ -145,13 +155,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     secureCookies: config.publicUrl.startsWith('https:'),
   });
   sourcesRoutes(server, { db, clock, guards });
+  callbackRoutes(server, { db, clock, guards, callbacks });
   quotaRoutes(server, { db, clock, guards, timezone: config.timezone });
   categoriesRoutes(server, { db, clock, guards });
   templatesRoutes(server, { db, clock, guards, renderer });
   usersRoutes(server, { db, clock, guards });
   groupsRoutes(server, { db, clock, guards });
   messagesRoutes(server, { db, guards, ingest });
-  inboxRoutes(server, { db, clock, guards, hub, heartbeatMs: config.sseHeartbeatSeconds * 1000 });
+  inboxRoutes(server, {
+    db,
+    clock,
+    guards,
+    hub,
+    heartbeatMs: config.sseHeartbeatSeconds * 1000,
+    callbacks: callbacks.emitter,
+  });
   preferencesRoutes(server, { db, clock, guards });
   deadLettersRoutes(server, { db, clock, queue, guards });
   sandboxRoutes(server, { db, guards });
@@ -186,6 +204,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           concurrency: config.workerConcurrency,
           retry: options.retry ?? { baseMs: config.retryBaseMs, capMs: config.retryCapMs },
           timezone: config.timezone,
+          callbackEmitter: callbacks.emitter,
+          callbackDelivery: callbacks.delivery,
         });
       }
       if (role === 'scheduler' || role === 'all') {
@@ -215,6 +235,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       for (const t of timers) clearInterval(t);
       await server.close();
       await workers?.stop();
+      await callbacks.close();
       await providers.close();
       await queue.close();
       hub.close();

@@ -40,6 +40,9 @@ export interface Config {
   /** Delivery retry backoff: the first wait, doubling per attempt up to the cap (with jitter). */
   readonly retryBaseMs: number;
   readonly retryCapMs: number;
+  /** Status callback retry backoff (see docs/callbacks.md). */
+  readonly callbackRetryBaseMs: number;
+  readonly callbackRetryCapMs: number;
 }
 
 export class ConfigError extends Error {
@@ -213,6 +216,18 @@ export const CONFIG_SPEC = {
     86_400_000,
     'Longest wait between two attempts of a delivery (a provider Retry-After may ask for more).',
   ),
+  HERALD_CALLBACK_RETRY_BASE_MS: int(
+    60_000,
+    10,
+    3_600_000,
+    'First wait before a status callback event is sent again after a failure; doubles per attempt.',
+  ),
+  HERALD_CALLBACK_RETRY_CAP_MS: int(
+    21_600_000,
+    10,
+    86_400_000,
+    'Longest wait between two attempts of a status callback event (a Retry-After may ask for more).',
+  ),
   HERALD_TIMEZONE: {
     doc: 'The campus timezone (IANA name): daily quotas reset at its midnight.',
     parse: (raw: string | undefined) => {
@@ -270,6 +285,8 @@ export function loadConfig(env: Env = process.env): Config {
     timezone: values.HERALD_TIMEZONE as string,
     retryBaseMs: values.HERALD_RETRY_BASE_MS as number,
     retryCapMs: values.HERALD_RETRY_CAP_MS as number,
+    callbackRetryBaseMs: values.HERALD_CALLBACK_RETRY_BASE_MS as number,
+    callbackRetryCapMs: values.HERALD_CALLBACK_RETRY_CAP_MS as number,
   });
 }
 

@@ -40,6 +40,7 @@ import {
 import { fallbackDeliveries, type FailedDelivery } from './fallback-deliveries.js';
 import { hasQuotas } from '../quotas/quotas.js';
 import { quotaDay } from '../quotas/quota-day.js';
+import type { CallbackEmitter } from '../callbacks/callback-emitter.js';
 
 export interface DeliveryWorkerDeps {
   readonly db: Db;
@@ -52,6 +53,8 @@ export interface DeliveryWorkerDeps {
   readonly retry?: RetryOptions;
   /** The campus timezone (config.timezone): the day fallback deliveries are charged to. */
   readonly timezone: string;
+  /** Status callbacks of the outcomes, written in the transaction that records them. */
+  readonly callbackEmitter?: CallbackEmitter;
 }
 
 interface Prepared {
@@ -258,6 +261,10 @@ export async function deliverJobs(
     await applyDeliveryUpdates(tx, updates, finished);
     await insertAttempts(tx, attempts);
     await insertDeadLetters(tx, dead);
+    await deps.callbackEmitter?.deliveriesUpdated(tx, deliveries, updates, finished, {
+      sourceOf: (messageId) => context.messages.get(messageId)?.sourceId,
+      externalIdOf: (userId) => context.recipients.get(userId)?.externalId,
+    });
     const fallbackResult =
       fallbacks.length > 0
         ? await writeDeliveries(
@@ -275,6 +282,7 @@ export async function deliverJobs(
                   : undefined;
               },
             },
+            deps.callbackEmitter,
           )
         : null;
     if (retryJobs.length > 0) await queue.enqueue(retryJobs, tx);
@@ -320,21 +328,19 @@ async function buryPoisoned(deps: DeliveryWorkerDeps, jobs: readonly LeasedJob[]
     { jobs: jobs.map((j) => j.id), deliveries: deliveries.length },
     'burying poisoned delivery jobs',
   );
+  const buried: DeliveryUpdate[] = deliveries.map((d) => ({
+    id: d.id,
+    status: 'dead',
+    reason: 'poison',
+    attempts: Number(d.attempts),
+    lastError: why,
+    provider: d.provider,
+    providerMessageId: null,
+    locale: null,
+  }));
   await deps.db.transaction().execute(async (tx) => {
-    await applyDeliveryUpdates(
-      tx,
-      deliveries.map((d) => ({
-        id: d.id,
-        status: 'dead',
-        reason: 'poison',
-        attempts: Number(d.attempts),
-        lastError: why,
-        provider: d.provider,
-        providerMessageId: null,
-        locale: null,
-      })),
-      now,
-    );
+    await applyDeliveryUpdates(tx, buried, now);
+    await deps.callbackEmitter?.deliveriesUpdated(tx, deliveries, buried, now);
     await insertDeadLetters(
       tx,
       deliveries.map((d) => ({

@@ -13,6 +13,7 @@ import { getCategoriesByKeys, type Category } from '../categories/categories-sto
 import { getMessage, setFanoutProgress, type StoredMessage } from '../messages/messages-store.js';
 import { insertDeliveries } from '../deliveries/deliveries-store.js';
 import { planDeliveries } from './plan-deliveries.js';
+import type { CallbackEmitter } from '../callbacks/callback-emitter.js';
 import { enforceQuotas, type QuotaExceeded, type QuotaOwner } from '../quotas/enforce-quotas.js';
 import { quotaOwners } from '../quotas/quota-owners.js';
 import { quotaDay } from '../quotas/quota-day.js';
@@ -48,6 +49,8 @@ export interface FanoutDeps {
   readonly timezone: string;
   /** Deliveries just suppressed `quota-exceeded` (after their commit). */
   readonly onQuotaExceeded?: (exceeded: readonly QuotaExceeded[]) => void;
+  /** Status callbacks of suppressed deliveries, written with them. */
+  readonly callbackEmitter?: CallbackEmitter;
 }
 
 /** What writeDeliveries charges daily quotas with. */
@@ -140,7 +143,14 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
       ownerOf: (messageId) => owners.get(messageId),
     };
     const { created, exceeded } = await db.transaction().execute(async (tx) => {
-      const { created, reached, exceeded } = await writeDeliveries(queue, tx, rows, lanes, quota);
+      const { created, reached, exceeded } = await writeDeliveries(
+        queue,
+        tx,
+        rows,
+        lanes,
+        quota,
+        deps.callbackEmitter,
+      );
       for (const { work, rows } of perMessage) {
         const cursor = rows.length > 0 ? rows[rows.length - 1]!.user_id : null;
         await setFanoutProgress(
@@ -186,6 +196,7 @@ async function fanOutLarge(deps: FanoutDeps, work: Work, batchSize: number): Pro
         rows,
         new Map([[message.id, message.priority]]),
         quota,
+        deps.callbackEmitter,
       );
       await setFanoutProgress(
         tx,
@@ -281,6 +292,7 @@ export async function writeDeliveries(
   rows: readonly DeliveriesTable[],
   laneOf: ReadonlyMap<string, StoredMessage['priority']>,
   quota: QuotaCharge,
+  callbacks?: CallbackEmitter,
 ): Promise<{
   created: { id: string; channel: string; status: string }[];
   reached: Map<string, number>;
@@ -295,6 +307,7 @@ export async function writeDeliveries(
     quota.day,
     quota.now,
   );
+  await callbacks?.deliveriesCreated(tx, rows, created);
   const users = new Map<string, Set<string>>();
   for (const d of created) {
     const row = byId.get(d.id)!;

@@ -14,7 +14,9 @@ import {
   markRead,
   unreadCount,
   type InboxItem,
+  type OnRead,
 } from './inbox-store.js';
+import type { CallbackEmitter } from '../callbacks/callback-emitter.js';
 
 const InboxItemSchema = Type.Object({
   id: Type.String(),
@@ -53,6 +55,8 @@ export interface InboxRoutesDeps {
   /** Open streams allowed per user and in all. */
   readonly maxStreamsPerUser?: number;
   readonly maxStreams?: number;
+  /** `delivery.read` status callbacks, written with the read marks. */
+  readonly callbacks?: CallbackEmitter;
 }
 
 export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
@@ -60,6 +64,10 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
   const userId = (p: unknown) => (p as { userId: string }).userId;
   const maxPerUser = deps.maxStreamsPerUser ?? 10;
   const maxAll = deps.maxStreams ?? 10_000;
+  const callbacks = deps.callbacks;
+  const onRead: OnRead | undefined = callbacks
+    ? (tx, items) => callbacks.inboxRead(tx, items, deps.clock())
+    : undefined;
   // Open streams never go idle, so the server could not close while they last: end them first.
   const open = new Set<() => void>();
   app.addHook('preClose', async () => {
@@ -135,7 +143,7 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
     },
     async (request) => {
       const me = userId(request.principal);
-      const item = await markRead(db, me, request.params.id, deps.clock());
+      const item = await markRead(db, me, request.params.id, deps.clock(), onRead);
       if (!item) throw notFound(`Inbox item ${request.params.id}`);
       hub.publish(me, 'read');
       return inboxItemView(item);
@@ -154,7 +162,7 @@ export function inboxRoutes(app: Server, deps: InboxRoutesDeps): void {
     },
     async (request) => {
       const me = userId(request.principal);
-      const marked = await markAllRead(db, me, deps.clock());
+      const marked = await markAllRead(db, me, deps.clock(), onRead);
       if (marked > 0) hub.publish(me, 'read');
       return { marked };
     },

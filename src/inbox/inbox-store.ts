@@ -152,35 +152,70 @@ export async function unreadCount(db: Db, userId: string): Promise<number> {
   return Number(row.n);
 }
 
-/** Marks one of the user's items read; false when the user has no such item. */
+/**
+ * Called in the transaction that marks items read, with the items that just became read
+ * (status callbacks are written there, so they exist iff the change committed).
+ */
+export type OnRead = (
+  tx: Tx,
+  items: readonly Pick<InboxItemsTable, 'message_id' | 'delivery_id' | 'user_id' | 'read_at'>[],
+) => Promise<void>;
+
+/** Marks one of the user's items read; null when the user has no such item. */
 export async function markRead(
   db: Db,
   userId: string,
   itemId: string,
   now: number,
+  onRead?: OnRead,
 ): Promise<InboxItem | null> {
-  await db
-    .updateTable('inbox_items')
-    .set({ read_at: now })
-    .where('id', '=', itemId)
-    .where('user_id', '=', userId)
-    .where('read_at', 'is', null)
-    .execute();
-  const row = await db
-    .selectFrom('inbox_items')
-    .selectAll()
-    .where('id', '=', itemId)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
-  return row ? toInboxItem(row) : null;
+  return db.transaction().execute(async (tx) => {
+    const changed = await tx
+      .updateTable('inbox_items')
+      .set({ read_at: now })
+      .where('id', '=', itemId)
+      .where('user_id', '=', userId)
+      .where('read_at', 'is', null)
+      .returningAll()
+      .execute();
+    if (changed.length > 0) {
+      await onRead?.(tx, changed);
+      return toInboxItem(changed[0]!);
+    }
+    const row = await tx
+      .selectFrom('inbox_items')
+      .selectAll()
+      .where('id', '=', itemId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row ? toInboxItem(row) : null;
+  });
 }
 
-export async function markAllRead(db: Db, userId: string, now: number): Promise<number> {
-  const res = await db
-    .updateTable('inbox_items')
-    .set({ read_at: now })
-    .where('user_id', '=', userId)
-    .where('read_at', 'is', null)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows);
+export async function markAllRead(
+  db: Db,
+  userId: string,
+  now: number,
+  onRead?: OnRead,
+): Promise<number> {
+  if (!onRead) {
+    const res = await db
+      .updateTable('inbox_items')
+      .set({ read_at: now })
+      .where('user_id', '=', userId)
+      .where('read_at', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+  return db.transaction().execute(async (tx) => {
+    const changed = await tx
+      .updateTable('inbox_items')
+      .set({ read_at: now })
+      .where('user_id', '=', userId)
+      .where('read_at', 'is', null)
+      .returning(['message_id', 'delivery_id', 'user_id', 'read_at'])
+      .execute();
+    if (changed.length > 0) await onRead(tx, changed);
+    return changed.length;
+  });
 }

@@ -12,6 +12,7 @@ import { insertMessages, type MessageStatus } from './messages-store.js';
 import { idempotencyRecords, IDEMPOTENCY_TTL_MS } from './idempotency-store.js';
 import type { Quotas } from '../quotas/quotas.js';
 import type { IngestQuotaGate, QuotaSubject } from '../quotas/ingest-quota-gate.js';
+import type { CallbackEmitter } from '../callbacks/callback-emitter.js';
 
 export interface SendBody {
   readonly category: string;
@@ -82,6 +83,8 @@ export class Ingest {
     private readonly clock: Clock,
     private readonly onAccepted: (count: number) => void = () => {},
     private readonly quotaGate: IngestQuotaGate | null = null,
+    /** `message.accepted` status callbacks, committed with the messages. */
+    private readonly callbacks: CallbackEmitter | null = null,
   ) {}
 
   submit(request: SendRequest): Promise<Accepted> {
@@ -243,6 +246,7 @@ export class Ingest {
 
       // 3. One write of everything accepted in this batch.
       await insertMessages(tx, rows);
+      await this.callbacks?.messagesAccepted(tx, rows);
       await idempotencyRecords.store(tx, records, now, now + IDEMPOTENCY_TTL_MS);
       if (jobs.length > 0) await this.queue.enqueue(jobs, tx);
     });

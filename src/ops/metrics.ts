@@ -41,6 +41,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Status callback attempts to sources (see docs/callbacks.md). */
+  readonly callbackEvents = new Counter({
+    name: 'herald_callback_events_total',
+    help: 'Status callback events by outcome: delivered (2xx), retried, rejected (other 4xx), refused (URL not allowed), dead (attempts exhausted), dropped (callback removed).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   /** The alert metric of daily quotas (see docs/quotas-and-fallbacks.md for a rule). */
   readonly quotaExceeded = new Counter({
     name: 'herald_quota_exceeded_total',

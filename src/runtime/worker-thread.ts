@@ -16,6 +16,7 @@ import { InboxHub } from '../inbox/inbox-hub.js';
 import { TemplateRenderer } from '../templates/template-renderer.js';
 import { buildProviders } from '../channels/build-providers.js';
 import { startWorkers } from './workers.js';
+import { createCallbacks } from '../callbacks/callbacks.js';
 
 export type ToWorker = { type: 'stop' } | { type: 'metrics'; id: number };
 export type FromWorker =
@@ -31,6 +32,13 @@ const queue = new EmbeddedQueue(db, clock, dbFile);
 const hub = new InboxHub(dbFile);
 const metrics = new Metrics({ queue: null, processMetrics: false });
 const providers = buildProviders(config, db, hub, clock);
+const callbacks = createCallbacks({
+  queue,
+  clock,
+  allowCidrs: config.outboundAllowCidrs,
+  channel: dbFile,
+  retry: { baseMs: config.callbackRetryBaseMs, capMs: config.callbackRetryCapMs },
+});
 const workers = startWorkers({
   db,
   queue,
@@ -43,6 +51,8 @@ const workers = startWorkers({
   concurrency: config.workerConcurrency,
   retry: { baseMs: config.retryBaseMs, capMs: config.retryCapMs },
   timezone: config.timezone,
+  callbackEmitter: callbacks.emitter,
+  callbackDelivery: callbacks.delivery,
 });
 
 port.on('message', (message: ToWorker) => {
@@ -55,6 +65,7 @@ port.on('message', (message: ToWorker) => {
   } else if (message.type === 'stop') {
     void (async () => {
       await workers.stop();
+      await callbacks.close();
       await providers.close();
       await queue.close();
       hub.close();

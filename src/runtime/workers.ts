@@ -6,11 +6,15 @@ import {
 } from '../deliveries/delivery-worker.js';
 import { fanOutJobs } from '../fanout/fanout-worker.js';
 import { FANOUT_TOPIC } from '../messages/ingest.js';
+import { CALLBACK_TOPIC } from '../callbacks/callback-events.js';
+import { sendCallbackJobs, type CallbackDelivery } from '../callbacks/callback-worker.js';
 
 export interface WorkerDeps extends DeliveryWorkerDeps {
   readonly leaseMs: number;
   /** Delivery jobs leased at once. */
   readonly concurrency: number;
+  /** Sends sources' status callbacks; without it, callback jobs wait for a worker that has it. */
+  readonly callbackDelivery?: CallbackDelivery;
 }
 
 export interface Workers {
@@ -18,9 +22,9 @@ export interface Workers {
   stop(): Promise<void>;
 }
 
-/** The `worker` role: the fan-out loop and the delivery loop. */
+/** The `worker` role: the fan-out loop, the delivery loop and the status callback loop. */
 export function startWorkers(deps: WorkerDeps): Workers {
-  const { queue, metrics, log, leaseMs } = deps;
+  const { queue, metrics, log, leaseMs, callbackDelivery } = deps;
   const loops = [
     new JobLoop({
       name: 'fanout',
@@ -55,6 +59,19 @@ export function startWorkers(deps: WorkerDeps): Workers {
       log,
     }),
   ];
+  if (callbackDelivery) {
+    loops.push(
+      new JobLoop({
+        name: 'callbacks',
+        queue,
+        topics: [CALLBACK_TOPIC],
+        maxJobs: 8,
+        leaseMs,
+        handle: (jobs) => sendCallbackJobs({ ...deps, ...callbackDelivery }, jobs),
+        log,
+      }),
+    );
+  }
   for (const l of loops) l.start();
   return {
     async stop() {

@@ -211,3 +211,125 @@ export async function touchApiKey(db: Db, prefix: string, now: number): Promise<
     .where('prefix', '=', prefix)
     .execute();
 }
+
+/** Where a source's status callbacks go; the secret only for the sender, never for the API. */
+export interface SourceCallback {
+  readonly url: string;
+  /** `whsec_…`; null only in a row written by hand (the API always sets one). */
+  readonly secret: string | null;
+  /** Event types wanted; null → all. */
+  readonly events: readonly string[] | null;
+}
+
+function toCallback(r: Pick<SourceRow, 'callback_url' | 'callback_secret' | 'callback_events'>) {
+  if (r.callback_url === null) return null;
+  return {
+    url: r.callback_url,
+    secret: r.callback_secret,
+    events: r.callback_events === null ? null : (JSON.parse(r.callback_events) as string[]),
+  };
+}
+
+export async function getSourceCallback(db: Db, sourceId: string): Promise<SourceCallback | null> {
+  const row = await db
+    .selectFrom('sources')
+    .select(['callback_url', 'callback_secret', 'callback_events'])
+    .where('id', '=', sourceId)
+    .executeTakeFirst();
+  return row ? toCallback(row) : null;
+}
+
+/** The callbacks of several sources at once (sources without one are left out). */
+export async function getSourceCallbacks(
+  db: Db,
+  sourceIds: readonly string[],
+): Promise<Map<string, SourceCallback>> {
+  const found = new Map<string, SourceCallback>();
+  if (sourceIds.length === 0) return found;
+  const rows = await db
+    .selectFrom('sources')
+    .select(['id', 'callback_url', 'callback_secret', 'callback_events'])
+    .where('id', 'in', sourceIds)
+    .where('callback_url', 'is not', null)
+    .execute();
+  for (const r of rows) {
+    const cb = toCallback(r);
+    if (cb) found.set(r.id, cb);
+  }
+  return found;
+}
+
+/** Every source with a callback and the event types it wants (null → all). */
+export async function listCallbackSubscriptions(
+  db: Db,
+): Promise<{ sourceId: string; events: readonly string[] | null }[]> {
+  const rows = await db
+    .selectFrom('sources')
+    .select(['id', 'callback_events'])
+    .where('callback_url', 'is not', null)
+    .execute();
+  return rows.map((r) => ({
+    sourceId: r.id,
+    events: r.callback_events === null ? null : (JSON.parse(r.callback_events) as string[]),
+  }));
+}
+
+/**
+ * Sets a source's callback URL and event types. `newSecret` becomes the signing secret only
+ * when the source has none yet (first set): `secretCreated` says whether it did, so the caller
+ * shows it exactly once. Null when the source does not exist.
+ */
+export async function setSourceCallback(
+  db: Db,
+  sourceId: string,
+  input: { url: string; events: readonly string[] | null },
+  newSecret: string,
+  now: number,
+): Promise<{ secretCreated: boolean } | null> {
+  return db.transaction().execute(async (tx) => {
+    const res = await tx
+      .updateTable('sources')
+      .set({
+        callback_url: input.url,
+        callback_events: input.events === null ? null : JSON.stringify(input.events),
+        updated_at: now,
+      })
+      .where('id', '=', sourceId)
+      .executeTakeFirst();
+    if (res.numUpdatedRows === 0n) return null;
+    const fresh = await tx
+      .updateTable('sources')
+      .set({ callback_secret: newSecret })
+      .where('id', '=', sourceId)
+      .where('callback_secret', 'is', null)
+      .executeTakeFirst();
+    return { secretCreated: fresh.numUpdatedRows > 0n };
+  });
+}
+
+/** Replaces the signing secret of a source that has a callback; false when it has none. */
+export async function rotateSourceCallbackSecret(
+  db: Db,
+  sourceId: string,
+  newSecret: string,
+  now: number,
+): Promise<boolean> {
+  const res = await db
+    .updateTable('sources')
+    .set({ callback_secret: newSecret, updated_at: now })
+    .where('id', '=', sourceId)
+    .where('callback_url', 'is not', null)
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
+
+/** Removes a source's callback, secret included; false when it had none. */
+export async function clearSourceCallback(db: Db, sourceId: string, now: number): Promise<boolean> {
+  const res = await db
+    .updateTable('sources')
+    .set({ callback_url: null, callback_secret: null, callback_events: null, updated_at: now })
+    .where('id', '=', sourceId)
+    .where('callback_url', 'is not', null)
+    .executeTakeFirst();
+  return res.numUpdatedRows > 0n;
+}
