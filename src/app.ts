@@ -19,6 +19,9 @@ import { opsRoutes } from './ops/ops-routes.js';
 import type { ProviderRegistry } from './channels/provider-registry.js';
 import { buildProviders } from './channels/build-providers.js';
 import { sandboxRoutes } from './channels/sandbox/sandbox-routes.js';
+import { providersRoutes } from './providers/providers-routes.js';
+import { providerFactory } from './providers/provider-factory.js';
+import { ProviderChanges } from './providers/provider-changes.js';
 import { InboxHub } from './inbox/inbox-hub.js';
 import { inboxRoutes } from './inbox/inbox-routes.js';
 import { TemplateRenderer } from './templates/template-renderer.js';
@@ -118,7 +121,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const metrics = new Metrics({ queue, processMetrics: true });
   const hub = new InboxHub(dbFile);
   const renderer = new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' });
-  const providers = buildProviders(config, db, hub, clock);
+  const providers = buildProviders(config, db, hub, clock, log);
+  metrics.providerCircuits(() => providers.circuits());
+  const providerChanges = new ProviderChanges(dbFile);
   const callbacks = createCallbacks({
     queue,
     clock,
@@ -173,6 +178,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   preferencesRoutes(server, { db, clock, guards });
   deadLettersRoutes(server, { db, clock, queue, guards });
   sandboxRoutes(server, { db, guards });
+  providersRoutes(server, {
+    db,
+    clock,
+    guards,
+    factory: providerFactory({
+      allowCidrs: config.outboundAllowCidrs,
+      publicUrl: config.publicUrl,
+    }),
+    changes: providerChanges,
+  });
 
   let workers: Workers | null = null;
   const timers: NodeJS.Timeout[] = [];
@@ -192,6 +207,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         metrics.addRemote(() => thread.metrics());
         workers = thread;
       } else if (role === 'worker' || role === 'all') {
+        // Configured providers are loaded before the first lease, then kept current.
+        await providers.refresh();
+        providers.watch();
         workers = startWorkers({
           db,
           queue,
@@ -237,6 +255,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await workers?.stop();
       await callbacks.close();
       await providers.close();
+      providerChanges.close();
       await queue.close();
       hub.close();
       await db.destroy();

@@ -1,4 +1,6 @@
 import { ConfigError, type Config } from '../config/config.js';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { Db } from '../store/database.js';
 import type { Clock } from '../time/clock.js';
 import type { InboxHub } from '../inbox/inbox-hub.js';
@@ -7,17 +9,37 @@ import { SandboxProvider } from './sandbox/sandbox-provider.js';
 import { InAppProvider } from './in-app/in-app-provider.js';
 import { EmailProvider } from './email/email-provider.js';
 import { parseMailbox } from './email/email-headers.js';
+import { ConfiguredProviders } from '../providers/configured-providers.js';
+import { providerFactory } from '../providers/provider-factory.js';
+import { ProviderChanges } from '../providers/provider-changes.js';
 
-/** The channel providers this configuration gives (real ones arrive with later issues). */
+/**
+ * The channel providers: in-app always; per channel, the providers operators configure through
+ * the API (`provider_configs`, picked up while running once `refresh` or `watch` is called);
+ * email from HERALD_SMTP_URL when no email provider is configured; the sandbox for the rest
+ * when it is on.
+ */
 export function buildProviders(
   config: Config,
   db: Db,
   hub: InboxHub,
   clock: Clock,
+  log?: Logger,
 ): ProviderRegistry {
   const providers = new ProviderRegistry(config.sandbox ? new SandboxProvider(db, clock) : null);
-  providers.register('in_app', new InAppProvider(db, hub, clock));
-  if (config.smtpUrl) providers.register('email', emailProvider(config));
+  providers.setDefault('in_app', new InAppProvider(db, hub, clock));
+  if (config.smtpUrl) providers.setDefault('email', emailProvider(config));
+  providers.useConfigured(
+    new ConfiguredProviders({
+      db,
+      factory: providerFactory({
+        allowCidrs: config.outboundAllowCidrs,
+        publicUrl: config.publicUrl,
+      }),
+      changes: new ProviderChanges(join(config.dataDir, 'herald.db')),
+      ...(log ? { log } : {}),
+    }),
+  );
   return providers;
 }
 

@@ -20,12 +20,14 @@ export function isChannel(value: string): value is Channel {
 
 /**
  * The recipient's address on a channel, or null when they have none (the delivery is then
- * suppressed with reason `no-address`). in_app needs no address; web_push and webhook are
- * addressed by configuration added in later issues.
+ * suppressed with reason `no-address`). in_app needs no address; on `webhook` the address is
+ * the user id too (the campus app behind the configured URL knows its users by it); web_push
+ * is addressed by configuration added in a later issue.
  */
 export function addressFor(channel: Channel, r: Recipient): string | null {
   switch (channel) {
     case 'in_app':
+    case 'webhook':
       return r.id;
     case 'email':
       return r.email;
@@ -40,7 +42,6 @@ export function addressFor(channel: Channel, r: Recipient): string | null {
     case 'feishu':
       return r.feishuUserId;
     case 'web_push':
-    case 'webhook':
       return null;
   }
 }

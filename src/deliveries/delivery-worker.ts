@@ -81,6 +81,7 @@ export async function deliverJobs(
   if (poisoned.length > 0) await buryPoisoned(deps, poisoned);
   const jobs = leased.filter((job) => job.deliveries < DELIVER_JOB_MAX_LEASES);
   if (jobs.length === 0) return;
+  await deps.providers.refresh(); // provider configuration changes (cheap when there are none)
   const deliveries = await queuedDeliveries(
     db,
     jobs.flatMap((job) => (job.payload as DeliverJobPayload).deliveryIds),

@@ -32,6 +32,10 @@ export const PROBLEM_TYPES = {
     title: "The source's daily quota on a channel is used up",
   },
   internal: { status: 500, title: 'Internal error' },
+  'provider-test-failed': {
+    status: 502,
+    title: 'The provider did not accept the test message',
+  },
   'callback-unreachable': {
     status: 502,
     title: 'The callback URL could not be reached or is not allowed',

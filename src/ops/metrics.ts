@@ -70,6 +70,29 @@ export class Metrics {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
   }
 
+  /**
+   * `herald_provider_circuit_state{channel,provider}`: 0 closed, 1 half-open, 2 open, read from
+   * `source` at scrape time (the configured providers of this thread's registry).
+   */
+  providerCircuits(
+    source: () => readonly { channel: string; provider: string; state: string }[],
+  ): void {
+    const level: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 };
+    new Gauge({
+      name: 'herald_provider_circuit_state',
+      help: 'Circuit breaker of each configured provider: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['channel', 'provider'] as const,
+      registers: [this.registry],
+      aggregator: 'max',
+      collect() {
+        this.reset();
+        for (const c of source()) {
+          this.set({ channel: c.channel, provider: c.provider }, level[c.state] ?? 0);
+        }
+      },
+    });
+  }
+
   addRemote(source: () => Promise<unknown[]>): void {
     this.remotes.push(source);
   }

@@ -31,7 +31,11 @@ const clock = systemClock;
 const queue = new EmbeddedQueue(db, clock, dbFile);
 const hub = new InboxHub(dbFile);
 const metrics = new Metrics({ queue: null, processMetrics: false });
-const providers = buildProviders(config, db, hub, clock);
+const providers = buildProviders(config, db, hub, clock, log);
+metrics.providerCircuits(() => providers.circuits());
+// Configured providers are loaded before the first lease, then kept current.
+await providers.refresh();
+providers.watch();
 const callbacks = createCallbacks({
   queue,
   clock,

@@ -51,12 +51,21 @@ export function resilientProvider(config: ResilientProviderConfig): FailoverProv
  * Every wrapper keeps the inner provider's name.
  */
 export function guardedProvider(member: ResilientMember, clock: Clock): ChannelProvider {
+  return guardedMember(member, clock).provider;
+}
+
+/** {@link guardedProvider}, also handing out its circuit breaker (for metrics), if it has one. */
+export function guardedMember(
+  member: ResilientMember,
+  clock: Clock,
+): { provider: ChannelProvider; breaker: CircuitBreakerProvider | null } {
   let provider = member.provider;
+  let breaker: CircuitBreakerProvider | null = null;
   if (member.timeoutMs !== undefined) {
     provider = new TimeoutProvider(provider, member.timeoutMs, clock);
   }
   if (member.breaker) {
-    provider = new CircuitBreakerProvider(provider, {
+    provider = breaker = new CircuitBreakerProvider(provider, {
       failureThreshold: member.breaker.failures,
       coolDownMs: member.breaker.coolDownMs,
       clock,
@@ -69,5 +78,5 @@ export function guardedProvider(member: ResilientMember, clock: Clock): ChannelP
   if (member.concurrency !== undefined) {
     provider = new ConcurrencyLimitedProvider(provider, member.concurrency);
   }
-  return provider;
+  return { provider, breaker };
 }
