@@ -3,9 +3,11 @@
  * a fresh data folder with Herald as a child process, against the issue's targets, with the
  * machine's ceiling measured in the same run. Prints a table; writes bench/results/<ts>.json.
  *
- *   npm run bench -- [--only ceiling,ingest,ingest-api,broadcast,queue] [--duration 10] [--warmup 2]
+ *   npm run bench -- [--only ceiling,ingest,ingest-api,broadcast,queue,email,email-broadcast,email-broadcast-fail]
+ *                    [--duration 10] [--warmup 2]
  *                    [--connections 50] [--users 30000] [--chunk 5000] [--runtime dist|tsx]
- *                    [--src worktree|<git rev>]
+ *                    [--src worktree|<git rev>] [--email-count 20000] [--email-connections 5]
+ *                    [--no-email-compare] [--email-fail-rate 0.2] [--email-retry-base-ms 250]
  *                    [--profile] [--sql-trace] [--top 15] [--no-ceiling] [--broadcast-timeout 300]
  *                    [--drain-timeout 120] [--quiet-wait 60]
  *
@@ -28,9 +30,20 @@ import { runCeiling, type CeilingResult } from './scenarios/ceiling.js';
 import { runIngest, type IngestResult } from './scenarios/ingest.js';
 import { runBroadcast, type BroadcastResult } from './scenarios/broadcast.js';
 import { runQueue, type QueueResult } from './scenarios/queue.js';
+import { runEmailProvider, type EmailProviderResult } from './scenarios/email-provider.js';
+import { runEmailBroadcast, type EmailBroadcastResult } from './scenarios/email-broadcast.js';
 
 /** `ingest-api` is a diagnostic: the same load on Herald's `api` role alone (no workers). */
-const SCENARIOS = ['ceiling', 'ingest', 'ingest-api', 'broadcast', 'queue'] as const;
+const SCENARIOS = [
+  'ceiling',
+  'ingest',
+  'ingest-api',
+  'broadcast',
+  'queue',
+  'email',
+  'email-broadcast',
+  'email-broadcast-fail',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const TARGETS = {
@@ -39,6 +52,7 @@ const TARGETS = {
   broadcastFinalS: 6,
   broadcastPerS: 10_000,
   broadcastRssMiB: 300,
+  emailPerS: 1_000,
 };
 
 function parseCli() {
@@ -59,15 +73,21 @@ function parseCli() {
       'broadcast-timeout': { type: 'string', default: '300' },
       'drain-timeout': { type: 'string', default: '120' },
       'quiet-wait': { type: 'string', default: '60' },
+      'email-count': { type: 'string', default: '20000' },
+      'email-connections': { type: 'string', default: '5' },
+      'no-email-compare': { type: 'boolean', default: false },
+      'email-fail-rate': { type: 'string', default: '0.2' },
+      'email-retry-base-ms': { type: 'string', default: '250' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
   if (values.help) {
     console.log(
-      'npm run bench -- [--only ceiling,ingest,ingest-api,broadcast,queue] [--duration 10] [--warmup 2] [--connections 50]\n' +
+      'npm run bench -- [--only ceiling,ingest,ingest-api,broadcast,queue,email,email-broadcast,email-broadcast-fail] [--duration 10] [--warmup 2] [--connections 50]\n' +
         '                 [--users 30000] [--chunk 5000] [--runtime dist|tsx] [--src worktree|<git rev>] [--profile] [--sql-trace] [--top 15] [--no-ceiling]\n' +
-        '                 [--broadcast-timeout 300] [--drain-timeout 120] [--quiet-wait 60]',
+        '                 [--broadcast-timeout 300] [--drain-timeout 120] [--quiet-wait 60]\n' +
+        '                 [--email-count 20000] [--email-connections 5] [--no-email-compare] [--email-fail-rate 0.2] [--email-retry-base-ms 250]',
     );
     process.exit(0);
   }
@@ -107,6 +127,11 @@ function parseCli() {
     broadcastTimeoutS: num('broadcast-timeout', values['broadcast-timeout'], 1),
     drainTimeoutS: num('drain-timeout', values['drain-timeout'], 1),
     quietWaitS: num('quiet-wait', values['quiet-wait'], 0),
+    emailCount: num('email-count', values['email-count'], 1),
+    emailConnections: num('email-connections', values['email-connections'], 1),
+    emailCompare: !values['no-email-compare'],
+    emailFailRate: num('email-fail-rate', values['email-fail-rate'], 0),
+    emailRetryBaseMs: num('email-retry-base-ms', values['email-retry-base-ms'], 10),
   };
 }
 
@@ -213,7 +238,14 @@ async function main(): Promise<void> {
   let build: BuildInfo | null = null;
   if (
     cli.runtime === 'dist' &&
-    cli.only.some((s) => s === 'ingest' || s === 'ingest-api' || s === 'broadcast')
+    cli.only.some(
+      (s) =>
+        s === 'ingest' ||
+        s === 'ingest-api' ||
+        s === 'broadcast' ||
+        s === 'email-broadcast' ||
+        s === 'email-broadcast-fail',
+    )
   ) {
     build = await buildAndCheck(cli.src, log);
   }
@@ -224,6 +256,9 @@ async function main(): Promise<void> {
     ingestApi?: IngestResult;
     broadcast?: BroadcastResult;
     queue?: QueueResult;
+    email?: EmailProviderResult;
+    emailBroadcast?: EmailBroadcastResult;
+    emailBroadcastFail?: EmailBroadcastResult;
   } = {};
   const errors: Partial<Record<Scenario, string>> = {};
   const quiet: Partial<Record<Scenario, Quiet>> = {};
@@ -233,6 +268,15 @@ async function main(): Promise<void> {
     'ingest-api': async () => void (results.ingestApi = await runIngest(opts, 'api')),
     broadcast: async () => void (results.broadcast = await runBroadcast(opts)),
     queue: async () => void (results.queue = await runQueue()),
+    email: async () => void (results.email = await runEmailProvider({ ...opts, ...cli })),
+    'email-broadcast': async () =>
+      void (results.emailBroadcast = await runEmailBroadcast(opts, 0, cli.emailRetryBaseMs)),
+    'email-broadcast-fail': async () =>
+      void (results.emailBroadcastFail = await runEmailBroadcast(
+        opts,
+        cli.emailFailRate,
+        cli.emailRetryBaseMs,
+      )),
   };
   for (const s of cli.only) {
     log(`\n[${s}]`);
@@ -434,6 +478,91 @@ async function main(): Promise<void> {
       '',
     ]);
   }
+  for (const run of results.email?.runs ?? []) {
+    const sec =
+      run.mode === 'provider'
+        ? `email: EmailProvider → SMTP sink (${run.connections} connections)`
+        : `email: nodemailer composing, same pool (before)`;
+    rows.push([
+      sec,
+      `mails/s (${int(run.ok)}/${int(run.count)} accepted)`,
+      int(run.mailsPerS),
+      run.mode === 'provider' ? `≥ ${int(TARGETS.emailPerS)}` : '',
+      run.mode === 'provider' ? verdict(run.mailsPerS >= TARGETS.emailPerS) : '',
+    ]);
+    rows.push([
+      sec,
+      'sender CPU per mail (ms) / sink CPU per mail (ms)',
+      `${run.cpuMsPerMail.toFixed(3)} / ${run.sinkCpuMsPerMail?.toFixed(3) ?? '?'}`,
+      '',
+      '',
+    ]);
+  }
+  for (const e of [results.emailBroadcast, results.emailBroadcastFail]) {
+    if (!e) continue;
+    const sec = `email broadcast ${int(e.users)} users${e.failRate > 0 ? `, sink fails ${Math.round(e.failRate * 100)}% (4xx), retry base ${e.retryBaseMs} ms` : ''}`;
+    rows.push([
+      sec,
+      'POST → all final (s)',
+      e.finalS === null ? `timeout ${opts.broadcastTimeoutS}` : e.finalS.toFixed(1),
+      '',
+      '',
+    ]);
+    if (e.serverFirstFinalS !== null && e.serverFinalS !== null)
+      rows.push([
+        sec,
+        'server-side: first / last delivery final (s)',
+        `${e.serverFirstFinalS.toFixed(2)} / ${e.serverFinalS.toFixed(2)}`,
+        '',
+        '',
+      ]);
+    rows.push([
+      sec,
+      'emails/s (accepted by the sink ÷ time to final)',
+      e.emailsPerS === null ? '—' : int(e.emailsPerS),
+      e.failRate === 0 ? `≥ ${int(TARGETS.emailPerS)}` : '',
+      e.failRate === 0 ? verdict(e.emailsPerS !== null && e.emailsPerS >= TARGETS.emailPerS) : '',
+    ]);
+    rows.push([
+      sec,
+      'sink rate, first → last mail (emails/s)',
+      e.sinkRatePerS === null ? '—' : int(e.sinkRatePerS),
+      '',
+      '',
+    ]);
+    rows.push([
+      sec,
+      'attempts per delivery (avg / max)',
+      `${e.attempts.perDelivery.toFixed(3)} / ${e.attempts.max}`,
+      '',
+      '',
+    ]);
+    rows.push([
+      sec,
+      'sink: accepted / refused RCPT / refused DATA / duplicates',
+      `${int(e.sink.accepted)} / ${int(e.sink.rcptRefused)} / ${int(e.sink.dataRefused)} / ${int(e.duplicates)}`,
+      '',
+      '',
+    ]);
+    if (e.cpuMsPerEmail !== null)
+      rows.push([sec, 'Herald CPU per email (ms)', e.cpuMsPerEmail.toFixed(3), '', '']);
+    rows.push([
+      sec,
+      'peak RSS (MiB)',
+      mib(Math.max(e.memory.peakRssKb, e.memory.hwmReset ? e.memory.hwmKb : 0)).toFixed(0),
+      '',
+      '',
+    ]);
+    rows.push([
+      sec,
+      'final statuses',
+      Object.entries(e.statuses)
+        .map(([k, v]) => `${k} ${int(v)}`)
+        .join(', '),
+      '',
+      '',
+    ]);
+  }
   for (const [s, e] of Object.entries(errors))
     rows.push([s, 'FAILED', e.split('\n')[0]!.slice(0, 60), '', '']);
 
@@ -476,6 +605,9 @@ async function main(): Promise<void> {
     ['ingest', results.ingest?.profile],
     ['ingest-api', results.ingestApi?.profile],
     ['broadcast', results.broadcast?.profile],
+    ...(results.email?.runs ?? []).map((run) => [`email (${run.mode})`, run.profile] as const),
+    ['email-broadcast', results.emailBroadcast?.profile],
+    ['email-broadcast-fail', results.emailBroadcastFail?.profile],
   ] as const) {
     if (r)
       out.push(

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
 import {
@@ -21,8 +21,34 @@ describe('email through Herald to a real SMTP server', () => {
       HERALD_SMTP_URL: `smtp://127.0.0.1:${sink.port}`,
       HERALD_SMTP_FROM: 'XX农业大学 <noreply@example.edu.cn>',
       HERALD_PUBLIC_URL: 'https://msg.example.edu.cn',
+      // Retries within milliseconds, so the test sees them.
+      HERALD_RETRY_BASE_MS: '20',
+      HERALD_RETRY_CAP_MS: '100',
     });
   });
+  beforeEach(() => {
+    sink.reply = { kind: 'accept' };
+    sink.messages.length = 0;
+    sink.rcpts.length = 0;
+  });
+
+  /** One course change by email to 2024010101; its delivery once final, with its attempt log. */
+  async function sendAndSettle() {
+    const jwc = client(t.url, t.keys.jwc);
+    const res = await jwc('POST', '/v1/messages', {
+      category: 'course.change',
+      to: { users: ['2024010101'] },
+      data: DEMO_EXAMPLES['course.change'],
+      channels: ['email'],
+    });
+    assert.equal(res.status, 202);
+    return eventually(async () => {
+      const list = await jwc('GET', `/v1/messages/${res.body.id}/deliveries`);
+      const d = list.body.items[0];
+      if (!d || d.finalAt === null) return undefined;
+      return (await jwc('GET', `/v1/messages/${res.body.id}/deliveries/${d.id}`)).body;
+    });
+  }
   after(async () => {
     await t.close();
     await sink.close();
@@ -56,5 +82,66 @@ describe('email through Herald to a real SMTP server', () => {
       sink.messages[0]!.raw,
       /^List-Unsubscribe: <https:\/\/msg\.example\.edu\.cn\/v1\/me\/preferences>\r?$/m,
     );
+  });
+
+  for (const [at, code] of [
+    ['rcpt', 421],
+    ['rcpt', 450],
+    ['data', 451],
+  ] as const) {
+    it(`retries a ${code} at ${at.toUpperCase()} and then sends, with every attempt recorded`, async () => {
+      sink.reply = { kind: 'reject', at, code, times: 2 };
+      const d = await sendAndSettle();
+      assert.equal(d.status, 'sent');
+      assert.equal(d.attempts, 3);
+      assert.deepEqual(
+        d.attemptLog.map((a: { outcome: string }) => a.outcome),
+        ['transient', 'transient', 'sent'],
+      );
+      // A 421 closes the connection: the reply can arrive as the connection's end instead.
+      for (const a of d.attemptLog.slice(0, 2)) {
+        assert.match(
+          a.error,
+          new RegExp(`^smtp (${code}: .*test says ${code}|ECONNECTION: .*closed)`),
+        );
+      }
+      assert.equal(sink.messages.length, 1);
+      assert.equal(sink.messages[0]!.rcptTo.length, 1);
+    });
+  }
+
+  it('fails a 550 at once: one attempt, no retry, the reply as the last error', async () => {
+    sink.reply = { kind: 'reject', at: 'rcpt', code: 550 };
+    const d = await sendAndSettle();
+    assert.equal(d.status, 'failed');
+    assert.equal(d.reason, 'provider-rejected');
+    assert.equal(d.attempts, 1);
+    assert.match(d.lastError, /^smtp 550: .*test says 550/);
+    assert.equal(sink.rcpts.length, 1);
+    assert.equal(sink.messages.length, 0);
+  });
+
+  it("sends from the source's configured sender, with its Reply-To", async () => {
+    const admin = client(t.url, ADMIN_TOKEN);
+    const patched = await admin('PATCH', '/v1/sources/jwc', {
+      emailFrom: 'XX农业大学教务处 <jwc@example.edu.cn>',
+      emailReplyTo: 'jwc-help@example.edu.cn',
+    });
+    assert.equal(patched.status, 200);
+    try {
+      const d = await sendAndSettle();
+      assert.equal(d.status, 'sent');
+      const { raw, mailFrom } = sink.messages[0]!;
+      assert.equal(mailFrom, 'noreply@example.edu.cn');
+      const mail = await simpleParser(raw);
+      assert.deepEqual(mail.from?.value, [
+        { name: 'XX农业大学教务处', address: 'jwc@example.edu.cn' },
+      ]);
+      assert.ok(mail.replyTo && !Array.isArray(mail.replyTo));
+      assert.deepEqual(mail.replyTo.value, [{ name: '', address: 'jwc-help@example.edu.cn' }]);
+      assert.match(raw, /^Sender: =\?UTF-8\?B\?[^\r\n]+\?= <noreply@example\.edu\.cn>\r$/m);
+    } finally {
+      await admin('PATCH', '/v1/sources/jwc', { emailFrom: null, emailReplyTo: null });
+    }
   });
 });

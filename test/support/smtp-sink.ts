@@ -9,6 +9,8 @@ export type Reply =
       readonly code: number;
       /** Only this recipient (at RCPT TO); every one when unset. */
       readonly only?: string;
+      /** Refuse this many times, then accept again; for ever when unset. */
+      readonly times?: number;
     };
 
 export interface Received {
@@ -29,6 +31,21 @@ export interface SmtpSink {
 export async function startSink(): Promise<SmtpSink> {
   const refusal = (code: number) =>
     Object.assign(new Error(`test says ${code}`), { responseCode: code });
+  let refused = 0;
+  let lastReply: Reply | null = null;
+  /** Whether the current reply refuses at `at` (for `address`), counting the refusals. */
+  const refuses = (at: 'rcpt' | 'data', address?: string): number | null => {
+    const r = sink.reply;
+    if (r !== lastReply) {
+      lastReply = r;
+      refused = 0;
+    }
+    if (r.kind !== 'reject' || r.at !== at) return null;
+    if (address !== undefined && (r.only ?? address) !== address) return null;
+    if (r.times !== undefined && refused >= r.times) return null;
+    refused++;
+    return r.code;
+  };
   const sink: Omit<SmtpSink, 'port'> & { port: number } = {
     port: 0,
     rcpts: [],
@@ -44,22 +61,16 @@ export async function startSink(): Promise<SmtpSink> {
     closeTimeout: 200,
     onRcptTo(address, _session, callback) {
       sink.rcpts.push(address.address);
-      const r = sink.reply;
-      if (
-        r.kind === 'reject' &&
-        r.at === 'rcpt' &&
-        (r.only ?? address.address) === address.address
-      ) {
-        return callback(refusal(r.code));
-      }
+      const code = refuses('rcpt', address.address);
+      if (code !== null) return callback(refusal(code));
       callback(null);
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        const r = sink.reply;
-        if (r.kind === 'reject' && r.at === 'data') return callback(refusal(r.code));
+        const code = refuses('data');
+        if (code !== null) return callback(refusal(code));
         sink.messages.push({
           mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           rcptTo: session.envelope.rcptTo.map((a) => a.address),

@@ -59,4 +59,24 @@ describe('header-safe values', () => {
     });
     assert.throws(() => parseMailbox('a@x.test, b@x.test'), /is not one email address/);
   });
+
+  it('reads quoted names and bracketed addresses, and nothing looser', () => {
+    assert.deepEqual(parseMailbox(' "Office, \\"Dept\\"" <office@x.test> '), {
+      name: 'Office, "Dept"',
+      address: 'office@x.test',
+    });
+    assert.deepEqual(parseMailbox('<office@x.test>'), { name: '', address: 'office@x.test' });
+    for (const bad of [
+      'help@x.test>\r\nBcc: evil@x.test',
+      'Help <help@x.test>\r\nBcc: evil@x.test',
+      'Help <help@x.test>, evil@x.test',
+      'Help <help@x.test> <evil@x.test>',
+      'Help <help@x.test',
+      'help@x.test (Help)',
+      'Help <>',
+      '',
+    ]) {
+      assert.throws(() => parseMailbox(bad), /is not one email address/, JSON.stringify(bad));
+    }
+  });
 });

@@ -1,5 +1,3 @@
-import addressparser from 'nodemailer/lib/addressparser';
-
 // C0 and C1 control characters (CR, LF, NUL, TAB …), DEL, and the Unicode line and paragraph
 // separators: none of them belongs in a header, and CR/LF would end it and start another.
 // eslint-disable-next-line no-control-regex
@@ -39,15 +37,25 @@ export interface Mailbox {
   readonly address: string;
 }
 
+// `Name <addr>`, `"Name" <addr>` or `<addr>`: nothing after the `>`, no other `<` or `>`.
+const NAMED = /^([^<>]*)<([^<>]*)>\s*$/s;
+
 /**
- * Parses the configured sender (`Herald <noreply@example.edu>` or a bare address) into one
- * mailbox with a header-safe name; throws when it is not exactly one plausible address.
+ * Parses a configured sender (`Herald <noreply@example.edu>`, `"Office, Dept" <a@x.edu>` or
+ * a bare address) into one mailbox with a header-safe name; throws when it is not exactly
+ * one plausible address in one of those shapes. Strict on purpose: a lenient parser reads
+ * `a@x.edu>\r\nBcc: b@y.edu` as some address, which is never what an operator meant.
  */
 export function parseMailbox(value: string): Mailbox {
-  const parsed = addressparser(value, { flatten: true });
-  const first = parsed[0];
-  if (parsed.length !== 1 || !first || !isPlausibleAddress(first.address)) {
-    throw new Error(`"${headerText(value)}" is not one email address like "Name <a@example.edu>"`);
+  const fail = () =>
+    new Error(`"${headerText(value)}" is not one email address like "Name <a@example.edu>"`);
+  const trimmed = value.trim();
+  const named = NAMED.exec(trimmed);
+  const address = named ? named[2]!.trim() : trimmed;
+  if (!isPlausibleAddress(address)) throw fail();
+  let name = named ? named[1]!.trim() : '';
+  if (name.length >= 2 && name.startsWith('"') && name.endsWith('"')) {
+    name = name.slice(1, -1).replace(/\\(.)/gs, '$1');
   }
-  return { name: headerText(first.name), address: first.address };
+  return { name: headerText(name), address };
 }

@@ -78,9 +78,29 @@ describe('EmailProvider against a real SMTP server', () => {
     const { raw, rcptTo, mailFrom } = sink.messages[0]!;
     assert.deepEqual(rcptTo, ['li.hua@stu.example.edu']);
     assert.equal(mailFrom, 'noreply@herald.example.edu');
+    assert.deepEqual(
+      headerBlock(raw).map((line) => line.slice(0, line.indexOf(':'))),
+      [
+        'From',
+        'To',
+        'Subject',
+        'Date',
+        'Message-ID',
+        'MIME-Version',
+        'List-Unsubscribe',
+        'X-Herald-Delivery-Id',
+        'Content-Type',
+      ],
+      'these headers, each once, nothing else',
+    );
     assert.deepEqual(headerValues(raw, 'From'), ['Herald <noreply@herald.example.edu>']);
-    assert.deepEqual(headerValues(raw, 'To'), ['li.hua@stu.example.edu']);
+    assert.deepEqual(headerValues(raw, 'To'), ['Li Hua <li.hua@stu.example.edu>']);
     assert.deepEqual(headerValues(raw, 'Subject'), ['Exam room changed']);
+    assert.match(
+      headerValues(raw, 'Date')[0]!,
+      /^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000$/,
+    );
+    assert.deepEqual(headerValues(raw, 'MIME-Version'), ['1.0']);
     assert.deepEqual(headerValues(raw, 'Message-ID'), [
       '<0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b@herald>',
     ]);
@@ -227,6 +247,106 @@ describe('EmailProvider against a real SMTP server', () => {
     ]);
     assert.deepEqual(headerValues(raw, 'Bcc'), []);
     assert.deepEqual(sink.rcpts, ['li.hua@stu.example.edu']);
+  });
+
+  it('writes the sender chosen by the source or category: From, Sender, Reply-To; bounces still go to the relay sender', async () => {
+    const [outcome] = await provider.send([
+      outbound({
+        sender: { from: '教务处 <jwc@example.edu>', replyTo: 'Help Desk <help@example.edu>' },
+      }),
+    ]);
+    assert.ok(outcome?.ok);
+    const { raw, mailFrom, rcptTo } = sink.messages[0]!;
+    assert.equal(mailFrom, 'noreply@herald.example.edu');
+    assert.deepEqual(rcptTo, ['li.hua@stu.example.edu']);
+    assert.deepEqual(headerValues(raw, 'From'), ['=?UTF-8?B?5pWZ5Yqh5aSE?= <jwc@example.edu>']);
+    assert.deepEqual(headerValues(raw, 'Sender'), ['Herald <noreply@herald.example.edu>']);
+    assert.deepEqual(headerValues(raw, 'Reply-To'), ['Help Desk <help@example.edu>']);
+    const mail = await simpleParser(raw);
+    assert.deepEqual(mail.from?.value, [{ name: '教务处', address: 'jwc@example.edu' }]);
+    assert.ok(mail.replyTo && !Array.isArray(mail.replyTo));
+    assert.deepEqual(mail.replyTo.value, [{ name: 'Help Desk', address: 'help@example.edu' }]);
+  });
+
+  it('keeps its own From with only a Reply-To, and needs no Sender for its own address', async () => {
+    await provider.send([
+      outbound({ deliveryId: 'd1', sender: { replyTo: 'help@example.edu' } }),
+      outbound({ deliveryId: 'd2', sender: { from: 'Office <noreply@herald.example.edu>' } }),
+    ]);
+    const byId = (id: string) => sink.messages.find((m) => m.raw.includes(`<${id}@herald>`))!.raw;
+    const [first, second] = [byId('d1'), byId('d2')];
+    assert.deepEqual(headerValues(first!, 'From'), ['Herald <noreply@herald.example.edu>']);
+    assert.deepEqual(headerValues(first!, 'Reply-To'), ['help@example.edu']);
+    assert.deepEqual(headerValues(first!, 'Sender'), []);
+    assert.deepEqual(headerValues(second!, 'From'), ['Office <noreply@herald.example.edu>']);
+    assert.deepEqual(headerValues(second!, 'Sender'), []);
+    assert.deepEqual(headerValues(second!, 'Reply-To'), []);
+  });
+
+  it('fails a mail for good when its configured sender is not one address, sending nothing', async () => {
+    const outcomes = await provider.send([
+      outbound({ sender: { from: 'not an address' } }),
+      outbound({ sender: { from: 'a@x.test, evil@x.test' } }),
+      outbound({ sender: { replyTo: 'help@example.edu>\r\nBcc: evil@x.test' } }),
+      outbound({ sender: { replyTo: '' } }),
+    ]);
+    for (const [i, field] of (['From', 'From', 'Reply-To'] as const).entries()) {
+      const error = failure(outcomes[i]);
+      assert.equal(error.kind, 'permanent');
+      assert.match(
+        error.message,
+        new RegExp(`^the ${field} configured for this source or category is not usable: `),
+      );
+      assert.doesNotMatch(error.message, /\r|\n/);
+    }
+    // An empty Reply-To is no Reply-To.
+    assert.ok(outcomes[3]?.ok);
+    assert.deepEqual(sink.rcpts, ['li.hua@stu.example.edu']);
+    assert.deepEqual(headerValues(sink.messages[0]!.raw, 'Reply-To'), []);
+  });
+
+  it('keeps CR/LF in a configured sender name or the recipient name inside one header', async () => {
+    await provider.send([
+      outbound({
+        recipient: { externalId: '2024010102', name: 'Li\r\nBcc: evil@x.test' },
+        sender: {
+          from: '"Office\r\nBcc: evil2@x.test" <office@example.edu>',
+          replyTo: '"Help\nCc: evil3@x.test" <help@example.edu>',
+        },
+      }),
+    ]);
+    assert.deepEqual(sink.rcpts, ['li.hua@stu.example.edu']);
+    const { raw } = sink.messages[0]!;
+    assert.deepEqual(headerValues(raw, 'To'), ['"Li Bcc: evil@x.test" <li.hua@stu.example.edu>']);
+    assert.deepEqual(headerValues(raw, 'From'), [
+      '"Office Bcc: evil2@x.test" <office@example.edu>',
+    ]);
+    assert.deepEqual(headerValues(raw, 'Reply-To'), ['"Help Cc: evil3@x.test" <help@example.edu>']);
+    assert.deepEqual(headerValues(raw, 'Bcc'), []);
+    assert.deepEqual(headerValues(raw, 'Cc'), []);
+    const mail = await simpleParser(raw);
+    assert.equal(mail.bcc, undefined);
+    assert.equal(mail.cc, undefined);
+  });
+
+  it('writes a Chinese recipient name and subject as encoded-words that read back whole', async () => {
+    await provider.send([
+      outbound({
+        recipient: { externalId: '2024010101', name: '李华' },
+        content: {
+          subject: '【调课通知】《作物栽培学》上课时间调整',
+          body: '李华，您好：\n周五 第5–6节',
+        },
+      }),
+    ]);
+    const { raw } = sink.messages[0]!;
+    assert.deepEqual(headerValues(raw, 'To'), ['=?UTF-8?B?5p2O5Y2O?= <li.hua@stu.example.edu>']);
+    const mail = await simpleParser(raw);
+    assert.ok(mail.to && !Array.isArray(mail.to));
+    assert.deepEqual(mail.to.value, [{ name: '李华', address: 'li.hua@stu.example.edu' }]);
+    assert.equal(mail.subject, '【调课通知】《作物栽培学》上课时间调整');
+    assert.equal(mail.text, '李华，您好：\n周五 第5–6节');
+    assert.match(String(mail.html), /李华，您好：<br>\n周五 第5–6节/);
   });
 
   it('rejects a sender that is not one address when built', () => {

@@ -7,12 +7,16 @@ import {
 } from '../channel-provider.js';
 import { headerText, isPlausibleAddress, parseMailbox, type Mailbox } from './email-headers.js';
 import { emailHtml } from './email-layout.js';
+import { composeMessage } from './mime-message.js';
 import { smtpDeliveryError } from './smtp-error.js';
 
 export interface EmailProviderOptions {
   /** `smtp://` (STARTTLS when offered) or `smtps://`, with `user:pass@` for AUTH. */
   readonly url: string;
-  /** `Herald <noreply@example.edu>` or a bare address. */
+  /**
+   * `Herald <noreply@example.edu>` or a bare address: the From of mails whose source and
+   * category name no sender, and always the envelope sender (MAIL FROM, where bounces go).
+   */
   readonly from: string;
   /** Herald's public base URL, for List-Unsubscribe; empty → no List-Unsubscribe header. */
   readonly publicUrl: string;
@@ -28,15 +32,24 @@ export interface EmailProviderOptions {
 
 const DEFAULT_POOL = { maxConnections: 5, maxMessages: 100 };
 
+/** Parsed per-source / per-category senders kept; they are few, the cap only guards memory. */
+const SENDER_CACHE_MAX = 1000;
+
 /**
  * The email channel over SMTP through a pool of connections to one relay. Each mail carries a
  * text and an HTML part, `Message-ID: <deliveryId@herald>` (the same on every retry, so the
  * receiving side can drop a duplicate after a crash between send and record) and a
  * List-Unsubscribe pointing at the preferences. Nothing from a message reaches a header
  * unchecked: the recipient must be one plain address and is the envelope's only RCPT; subject
- * and names lose their control characters. Reply classes decide the outcome: 4xx and
- * connection failures transient, 5xx permanent. The pool never re-sends on its own
- * (`maxRequeues: 0`): retries belong to the retry policy, where they are counted.
+ * and names lose their control characters; a sender chosen by the source or category must be
+ * one address, or the mail fails. Reply classes decide the outcome: 4xx and connection
+ * failures transient, 5xx permanent. The pool never re-sends on its own (`maxRequeues: 0`):
+ * retries belong to the retry policy, where they are counted.
+ *
+ * The message is composed here (mime-message.ts) and handed to nodemailer as `raw` with an
+ * explicit envelope: nodemailer only speaks SMTP. The envelope sender is always the relay's
+ * configured one, whatever the From: bounces reach one managed mailbox and the relay only
+ * has to allow one sender; a From of another address gets a `Sender:` header naming it.
  */
 export class EmailProvider implements ChannelProvider {
   readonly name = 'smtp';
@@ -44,6 +57,7 @@ export class EmailProvider implements ChannelProvider {
   private readonly from: Mailbox;
   private readonly unsubscribe: string | null;
   private readonly concurrency: number;
+  private readonly senders = new Map<string, Mailbox | DeliveryError>();
   private closed = false;
 
   constructor(options: EmailProviderOptions) {
@@ -51,6 +65,9 @@ export class EmailProvider implements ChannelProvider {
     this.unsubscribe = options.publicUrl
       ? `<${new URL('v1/me/preferences', withSlash(options.publicUrl)).href}>`
       : null;
+    if (this.unsubscribe && this.unsubscribe.length > 900) {
+      throw new Error('the public URL is too long for a List-Unsubscribe header');
+    }
     const pool = options.pool ?? DEFAULT_POOL;
     this.concurrency = pool.maxConnections;
     this.transport = createPool(options, pool);
@@ -91,33 +108,70 @@ export class EmailProvider implements ChannelProvider {
         ),
       };
     }
+    const from = m.sender?.from ? this.sender(m.sender.from, 'From') : this.from;
+    if (from instanceof DeliveryError) return { ok: false, error: from };
+    const replyTo = m.sender?.replyTo ? this.sender(m.sender.replyTo, 'Reply-To') : undefined;
+    if (replyTo instanceof DeliveryError) return { ok: false, error: replyTo };
+
     const id = safeId(m.deliveryId);
-    const subject = headerText(m.content.subject ?? m.content.title ?? '');
+    const messageId = `<${id}@herald>`;
     const title = m.content.title ?? m.content.subject;
+    const raw = composeMessage({
+      from,
+      ...(from.address !== this.from.address ? { sender: this.from } : {}),
+      to: { name: headerText(m.recipient.name), address: m.address },
+      ...(replyTo ? { replyTo } : {}),
+      subject: headerText(m.content.subject ?? m.content.title ?? ''),
+      messageId,
+      date: new Date(),
+      headers: [
+        ...(this.unsubscribe ? [['List-Unsubscribe', this.unsubscribe] as const] : []),
+        ['X-Herald-Delivery-Id', id],
+      ],
+      boundaryKey: id,
+      text: m.content.body,
+      html: emailHtml({
+        lang: m.locale,
+        ...(title ? { title } : {}),
+        body: m.content.body,
+        ...(m.source.name ? { footer: m.source.name } : {}),
+      }),
+    });
     try {
-      const info = await this.transport.sendMail({
-        from: this.from,
-        to: m.address,
-        // The envelope is given, not derived from headers: exactly one RCPT, the checked address.
+      // The envelope is given, not derived from headers: exactly one RCPT, the checked address.
+      await this.transport.sendMail({
         envelope: { from: this.from.address, to: [m.address] },
-        subject,
-        messageId: `<${id}@herald>`,
-        text: m.content.body,
-        html: emailHtml({
-          lang: m.locale,
-          ...(title ? { title } : {}),
-          body: m.content.body,
-          ...(m.source.name ? { footer: m.source.name } : {}),
-        }),
-        headers: {
-          'X-Herald-Delivery-Id': id,
-          ...(this.unsubscribe ? { 'List-Unsubscribe': this.unsubscribe } : {}),
-        },
+        raw,
+        // Not written (the raw message has its own): it spares nodemailer making up one.
+        messageId,
       });
-      return { ok: true, status: 'sent', providerMessageId: info.messageId };
+      return { ok: true, status: 'sent', providerMessageId: messageId };
     } catch (err) {
       return { ok: false, error: smtpDeliveryError(err) };
     }
+  }
+
+  /**
+   * A sender configured on a source or category, parsed once. One that is not exactly one
+   * address fails the mail for good (sending it again changes nothing) with a message that
+   * says what to fix; it never reaches a header.
+   */
+  private sender(value: string, field: 'From' | 'Reply-To'): Mailbox | DeliveryError {
+    const key = `${field}\u0000${value}`;
+    let parsed = this.senders.get(key);
+    if (parsed === undefined) {
+      try {
+        parsed = parseMailbox(value);
+      } catch (err) {
+        parsed = new DeliveryError(
+          `the ${field} configured for this source or category is not usable: ${(err as Error).message.slice(0, 200)}`,
+          'permanent',
+        );
+      }
+      if (this.senders.size >= SENDER_CACHE_MAX) this.senders.clear();
+      this.senders.set(key, parsed);
+    }
+    return parsed;
   }
 }
 
