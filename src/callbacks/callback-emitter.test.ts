@@ -239,6 +239,40 @@ describe('CallbackEmitter', () => {
     for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/);
   });
 
+  it('uses what the caller knows (source, campus id) instead of reading it again', async () => {
+    await subscribe(hq, null);
+    const mJwc = message(jwc);
+    const mHq = message(hq);
+    // Neither message is in the database: only the hints can tell whose they are.
+    const dJwc = delivery(mJwc, '2024010101');
+    const dHq = delivery(mHq, '2024010101');
+    const sent = (id: string): DeliveryUpdate => ({
+      id,
+      status: 'sent',
+      reason: null,
+      attempts: 1,
+      lastError: null,
+      provider: 'sms-a',
+      providerMessageId: null,
+      locale: 'zh-CN',
+    });
+    const sourceOf = new Map([
+      [mJwc.id, jwc],
+      [mHq.id, hq],
+    ]);
+    await fresh.db.transaction().execute(async (tx) => {
+      await emitter.deliveriesUpdated(tx, [dJwc, dHq], [sent(dJwc.id), sent(dHq.id)], NOW, {
+        sourceOf: (id) => sourceOf.get(id),
+        externalIdOf: () => 'from-the-hint',
+      });
+    });
+    const jobs = await callbackJobs();
+    assert.deepEqual(
+      jobs.map((j) => [j.sourceId, j.events.map((e) => [e.data.deliveryId, e.data.recipient])]),
+      [[hq, [[dHq.id, { externalId: 'from-the-hint' }]]]],
+    );
+  });
+
   it('writes no event when the transaction that recorded the change rolls back', async () => {
     await subscribe(jwc, null);
     const m = message(jwc);

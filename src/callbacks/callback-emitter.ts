@@ -85,6 +85,7 @@ export class CallbackEmitter {
     created: readonly { readonly id: string; readonly status: string }[],
     hints: EmitHints = {},
   ): Promise<void> {
+    if (!(await this.anyone(tx))) return;
     const byId = new Map(rows.map((r) => [r.id, r]));
     const drafts: Draft[] = [];
     for (const d of created) {
@@ -115,12 +116,17 @@ export class CallbackEmitter {
     now: number,
     hints: EmitHints = {},
   ): Promise<void> {
+    const subs = await this.subscriptions.current(tx);
+    if (subs.size === 0) return;
     const byId = new Map(deliveries.map((d) => [d.id, d]));
     const drafts: Draft[] = [];
     for (const u of updates) {
       const type = DELIVERY_EVENT[u.status];
       const d = byId.get(u.id);
       if (!type || !d) continue;
+      // A broadcast of a source without a callback costs a lookup per delivery, nothing more.
+      const source = hints.sourceOf?.(d.message_id);
+      if (source !== undefined && !wants(subs, source, type)) continue;
       drafts.push({
         type,
         at: now,
@@ -160,6 +166,11 @@ export class CallbackEmitter {
       })),
       {},
     );
+  }
+
+  /** Whether any source has a callback (cached): lets callers skip building drafts. */
+  private async anyone(tx: Tx): Promise<boolean> {
+    return (await this.subscriptions.current(tx)).size > 0;
   }
 
   private async emit(tx: Tx, drafts: readonly Draft[], hints: EmitHints): Promise<void> {
