@@ -4,6 +4,7 @@ import type { Clock } from '../time/clock.js';
 import type { Server } from '../http/server-types.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import { Problem, notFound } from '../http/problem.js';
+import { sendProblem } from '../http/error-handler.js';
 import { problemResponses, ProblemSchema } from '../http/schemas.js';
 import { newId } from '../store/ids.js';
 import type { OutboundMessage } from '../channels/channel-provider.js';
@@ -310,7 +311,7 @@ export function providersRoutes(app: Server, deps: ProvidersRoutesDeps): void {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const config = await mustGet(request.params.name);
       const to = request.body.to;
       if (config.kind === 'smtp' && (to === undefined || !isPlausibleAddress(to))) {
@@ -331,10 +332,16 @@ export function providersRoutes(app: Server, deps: ProvidersRoutesDeps): void {
       if (outcome?.ok)
         return { ok: true as const, providerMessageId: outcome.providerMessageId, durationMs };
       const error = outcome?.error;
-      throw new Problem(
-        'provider-test-failed',
-        `${config.name}: ${error?.message ?? 'no outcome'}`,
-        { kind: error?.kind ?? 'transient', error: error?.message ?? 'no outcome', durationMs },
+      // The provider's refusal is the answer, not a fault of Herald: sent, not thrown (thrown
+      // 5xx problems are logged as errors).
+      return sendProblem(
+        request,
+        reply,
+        new Problem('provider-test-failed', `${config.name}: ${error?.message ?? 'no outcome'}`, {
+          kind: error?.kind ?? 'transient',
+          error: error?.message ?? 'no outcome',
+          durationMs,
+        }),
       );
     },
   );

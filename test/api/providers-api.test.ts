@@ -488,6 +488,10 @@ describe('provider secrets in the log', () => {
     const log = lines.join('');
     assert.ok(lines.length > 10, 'the log was captured');
     assert.match(log, /provider configuration loaded/);
+    assert.ok(
+      !lines.some((l) => l.includes('"level":50') && l.includes('provider-test-failed')),
+      'a provider refusing a test message is an answer, not an error of Herald',
+    );
     for (const secret of [generated, WEBHOOK_SECRET, SMTP_PASSWORD]) {
       assert.ok(!log.includes(secret), `the log does not contain ${secret.slice(0, 8)}…`);
       assert.ok(!log.includes(secret.slice(6, 30)), 'nor a part of it');

@@ -1,5 +1,7 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateSecret } from '../../src/webhooks/standard-webhooks.js';
 import {
   ADMIN_TOKEN,
   client,
@@ -287,6 +289,55 @@ describe('webhook channel through Herald (worker thread) to a local receiver', (
     const sandboxed = await finalDelivery(jwc, await send(jwc));
     assert.equal(sandboxed.provider, 'sandbox');
     assert.equal(backup.requests.length, 1);
+  });
+});
+
+describe('the example receiver of docs/providers.md', () => {
+  let t: TestHerald;
+  let receiver: ChildProcess;
+
+  before(async () => {
+    t = await startTestHerald({ HERALD_OUTBOUND_ALLOW_CIDRS: '127.0.0.0/8' });
+    await webhookTemplate(client(t.url, ADMIN_TOKEN));
+  });
+  after(async () => {
+    receiver?.kill();
+    await t.close();
+  });
+
+  it('verifies and prints what Herald sends, and rejects an unsigned request', async () => {
+    const secret = generateSecret();
+    receiver = spawn(process.execPath, ['docs/examples/webhook-receiver.mjs'], {
+      env: { PATH: process.env.PATH ?? '', HERALD_WEBHOOK_SECRET: secret, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    receiver.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    receiver.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    const url = await eventually(async () => /listening on (http:\/\/\S+)/.exec(err)?.[1]);
+    const admin = client(t.url, ADMIN_TOKEN);
+    const created = await admin('POST', '/v1/providers', {
+      name: 'example-app',
+      kind: 'webhook',
+      settings: { url: `${url}/hook` },
+      secrets: { signingSecret: secret },
+    });
+    assert.equal(created.status, 201);
+    const jwc = client(t.url, t.keys.jwc);
+    const d = await finalDelivery(jwc, await send(jwc));
+    assert.equal(d.status, 'sent');
+    assert.equal(d.providerMessageId, 'demo-1');
+    const printed = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, string>);
+    assert.deepEqual(
+      printed.map((p) => [p.deliveryId, p.user, p.title]),
+      [[d.id, '2024010101', '考试提醒：植物生理学']],
+    );
+    const forged = await fetch(`${url}/hook`, { method: 'POST', body: '{"data":{}}' });
+    assert.equal(forged.status, 401);
   });
 });
 
