@@ -75,7 +75,8 @@ export class ConfiguredProviders implements ConfiguredProviderSource {
     this.unsubscribe =
       options.changes?.subscribe(() => {
         this.stale = true;
-        void this.refresh();
+        // Reload at once where providers are in use (watched); elsewhere on first use.
+        if (this.timer) void this.refresh();
       }) ?? null;
   }
 
