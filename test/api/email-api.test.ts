@@ -98,12 +98,8 @@ describe('email through Herald to a real SMTP server', () => {
         d.attemptLog.map((a: { outcome: string }) => a.outcome),
         ['transient', 'transient', 'sent'],
       );
-      // A 421 closes the connection: the reply can arrive as the connection's end instead.
       for (const a of d.attemptLog.slice(0, 2)) {
-        assert.match(
-          a.error,
-          new RegExp(`^smtp (${code}: .*test says ${code}|ECONNECTION: .*closed)`),
-        );
+        assert.match(a.error, new RegExp(`^smtp ${code}: .*test says ${code}`));
       }
       assert.equal(sink.messages.length, 1);
       assert.equal(sink.messages[0]!.rcptTo.length, 1);

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
 /** What the test SMTP server answers; `accept` unless a test says otherwise. */
@@ -17,6 +18,17 @@ export interface Received {
   readonly mailFrom: string;
   readonly rcptTo: readonly string[];
   readonly raw: string;
+  /** Whether the session was encrypted (STARTTLS) when the message came. */
+  readonly secure: boolean;
+  /** The user that logged in, if any. */
+  readonly user: string | null;
+}
+
+export interface SinkOptions {
+  /** Offer STARTTLS (smtp-server's built-in self-signed certificate). */
+  readonly starttls?: boolean;
+  /** Offer AUTH (PLAIN, LOGIN) over plain text and require it, with these credentials. */
+  readonly auth?: { readonly user: string; readonly pass: string };
 }
 
 /** A real SMTP server on loopback that records every RCPT TO and every accepted message. */
@@ -25,10 +37,14 @@ export interface SmtpSink {
   readonly rcpts: string[];
   readonly messages: Received[];
   reply: Reply;
+  /** SMTP sessions opened so far, and open now. */
+  readonly connections: { opened: number; open: number };
+  /** Drops every open session at once, as a relay closing idle connections does. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
-export async function startSink(): Promise<SmtpSink> {
+export async function startSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const refusal = (code: number) =>
     Object.assign(new Error(`test says ${code}`), { responseCode: code });
   let refused = 0;
@@ -51,13 +67,40 @@ export async function startSink(): Promise<SmtpSink> {
     rcpts: [],
     messages: [],
     reply: { kind: 'accept' },
+    connections: { opened: 0, open: 0 },
+    dropConnections: () => {
+      for (const socket of sockets) socket.destroy();
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+  const sockets = new Set<Socket>();
   const server = new SMTPServer({
     secure: false,
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: !options.auth,
+    allowInsecureAuth: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    disabledCommands: [
+      ...(options.starttls ? [] : ['STARTTLS']),
+      ...(options.auth ? [] : ['AUTH']),
+    ],
     logger: false,
+    onConnect(_session, callback) {
+      sink.connections.opened++;
+      sink.connections.open++;
+      callback();
+    },
+    onClose() {
+      sink.connections.open--;
+    },
+    onAuth(auth, _session, callback) {
+      if (
+        options.auth &&
+        auth.username === options.auth.user &&
+        auth.password === options.auth.pass
+      )
+        return callback(null, { user: auth.username });
+      callback(Object.assign(new Error('test says no'), { responseCode: 535 }));
+    },
     closeTimeout: 200,
     onRcptTo(address, _session, callback) {
       sink.rcpts.push(address.address);
@@ -75,6 +118,8 @@ export async function startSink(): Promise<SmtpSink> {
           mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           rcptTo: session.envelope.rcptTo.map((a) => a.address),
           raw: Buffer.concat(chunks).toString('utf8'),
+          secure: session.secure,
+          user: typeof session.user === 'string' ? session.user : null,
         });
         callback(null);
       });
@@ -83,6 +128,10 @@ export async function startSink(): Promise<SmtpSink> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
+  });
+  server.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
   sink.port = (server.server.address() as { port: number }).port;
   return sink;

@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import {
   DeliveryError,
   type ChannelProvider,
@@ -9,6 +8,7 @@ import { headerText, isPlausibleAddress, parseMailbox, type Mailbox } from './em
 import { emailHtml } from './email-layout.js';
 import { composeMessage } from './mime-message.js';
 import { smtpDeliveryError } from './smtp-error.js';
+import { SmtpPool } from './smtp-pool.js';
 
 export interface EmailProviderOptions {
   /** `smtp://` (STARTTLS when offered) or `smtps://`, with `user:pass@` for AUTH. */
@@ -43,17 +43,19 @@ const SENDER_CACHE_MAX = 1000;
  * unchecked: the recipient must be one plain address and is the envelope's only RCPT; subject
  * and names lose their control characters; a sender chosen by the source or category must be
  * one address, or the mail fails. Reply classes decide the outcome: 4xx and connection
- * failures transient, 5xx permanent. The pool never re-sends on its own (`maxRequeues: 0`):
+ * failures transient, 5xx permanent. The pool does not re-send a message (except once over a
+ * fresh connection when a reused one turns out closed before the relay answered anything):
  * retries belong to the retry policy, where they are counted.
  *
- * The message is composed here (mime-message.ts) and handed to nodemailer as `raw` with an
- * explicit envelope: nodemailer only speaks SMTP. The envelope sender is always the relay's
- * configured one, whatever the From: bounces reach one managed mailbox and the relay only
- * has to allow one sender; a From of another address gets a `Sender:` header naming it.
+ * The message is composed here (mime-message.ts) and handed with its envelope to a small
+ * pool of nodemailer SMTP connections (smtp-pool.ts): nodemailer only speaks SMTP. The
+ * envelope sender is always the relay's configured one, whatever the From: bounces reach one
+ * managed mailbox and the relay only has to allow one sender; a From of another address gets
+ * a `Sender:` header naming it.
  */
 export class EmailProvider implements ChannelProvider {
   readonly name = 'smtp';
-  private readonly transport: ReturnType<typeof createPool>;
+  private readonly pool: SmtpPool;
   private readonly from: Mailbox;
   private readonly unsubscribe: string | null;
   private readonly concurrency: number;
@@ -70,14 +72,21 @@ export class EmailProvider implements ChannelProvider {
     }
     const pool = options.pool ?? DEFAULT_POOL;
     this.concurrency = pool.maxConnections;
-    this.transport = createPool(options, pool);
+    this.pool = new SmtpPool({
+      url: options.url,
+      maxConnections: pool.maxConnections,
+      maxMessages: pool.maxMessages,
+      connectMs: options.timeouts?.connectMs ?? 10_000,
+      greetingMs: options.timeouts?.greetingMs ?? 10_000,
+      socketMs: options.timeouts?.socketMs ?? 30_000,
+    });
   }
 
   async send(batch: readonly OutboundMessage[]): Promise<SendOutcome[]> {
     const outcomes: SendOutcome[] = new Array<SendOutcome>(batch.length);
     let next = 0;
     // As many mails in flight as the pool has connections: the rest wait here rather than
-    // in nodemailer's queue, so a batch never holds more composed messages than it can send.
+    // in the pool's queue, so a batch never holds more composed messages than it can send.
     const lane = async (): Promise<void> => {
       while (next < batch.length) {
         const i = next++;
@@ -92,7 +101,7 @@ export class EmailProvider implements ChannelProvider {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.transport.close();
+    this.pool.close();
   }
 
   private async sendOne(m: OutboundMessage): Promise<SendOutcome> {
@@ -139,12 +148,7 @@ export class EmailProvider implements ChannelProvider {
     });
     try {
       // The envelope is given, not derived from headers: exactly one RCPT, the checked address.
-      await this.transport.sendMail({
-        envelope: { from: this.from.address, to: [m.address] },
-        raw,
-        // Not written (the raw message has its own): it spares nodemailer making up one.
-        messageId,
-      });
+      await this.pool.send({ from: this.from.address, to: m.address }, raw);
       return { ok: true, status: 'sent', providerMessageId: messageId };
     } catch (err) {
       return { ok: false, error: smtpDeliveryError(err) };
@@ -173,25 +177,6 @@ export class EmailProvider implements ChannelProvider {
     }
     return parsed;
   }
-}
-
-function createPool(
-  options: EmailProviderOptions,
-  pool: { readonly maxConnections: number; readonly maxMessages: number },
-) {
-  return nodemailer.createTransport({
-    url: options.url,
-    pool: true,
-    maxConnections: pool.maxConnections,
-    maxMessages: pool.maxMessages,
-    maxRequeues: 0,
-    connectionTimeout: options.timeouts?.connectMs ?? 10_000,
-    greetingTimeout: options.timeouts?.greetingMs ?? 10_000,
-    socketTimeout: options.timeouts?.socketMs ?? 30_000,
-    // Our messages carry no attachments; no message may make the sender read files or URLs.
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  });
 }
 
 /** Delivery ids are UUIDs; anything else is reduced to what a Message-ID may hold. */
