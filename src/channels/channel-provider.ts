@@ -47,10 +47,17 @@ export class DeliveryError extends Error {
     readonly kind: 'transient' | 'permanent',
     /** Provider-asked wait before the next try (e.g. Retry-After on 429). */
     readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; notAttempted?: boolean },
   ) {
     super(message, options);
+    this.notAttempted = options?.notAttempted ?? false;
   }
+
+  /**
+   * The message never reached the provider: a guard held it back (circuit open, rate limit,
+   * a Retry-After pause). It is retried later without using up one of its attempts.
+   */
+  readonly notAttempted: boolean;
 }
 
 /**

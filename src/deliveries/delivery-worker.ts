@@ -12,6 +12,10 @@ import {
   type OutboundMessage,
   type SendOutcome,
 } from '../channels/channel-provider.js';
+import {
+  FailoverProvider,
+  splitProviderMessageId,
+} from '../channels/resilience/failover-provider.js';
 import { newId } from '../store/ids.js';
 import type { Metrics } from '../ops/metrics.js';
 import { getMessage, type StoredMessage } from '../messages/messages-store.js';
@@ -136,9 +140,7 @@ export async function deliverJobs(
       );
       results = list.map(() => ({ ok: false, error }));
     }
-    list.forEach((p, i) =>
-      outcomes.set(p.delivery.id, { provider: provider.name, outcome: results[i]! }),
-    );
+    list.forEach((p, i) => outcomes.set(p.delivery.id, attribute(provider, results[i]!)));
   }
   const finished = clock();
 
@@ -150,6 +152,13 @@ export async function deliverJobs(
     string,
     { channel: string; lane: LeasedJob['lane']; at: number; ids: string[] }
   >();
+  const scheduleRetry = (d: DeliveriesTable, at: number) => {
+    const lane = context.messages.get(d.message_id)!.priority;
+    const key = `${d.channel}\u0000${lane}\u0000${at}`;
+    const group = retries.get(key) ?? { channel: d.channel, lane, at, ids: [] };
+    group.ids.push(d.id);
+    retries.set(key, group);
+  };
   for (const p of prepared) {
     const d = p.delivery;
     const attempt = Number(d.attempts) + 1;
@@ -158,6 +167,31 @@ export async function deliverJobs(
       : outcomes.get(d.id)!;
     const category = context.categories.get(context.messages.get(d.message_id)!.categoryKey);
     const maxAttempts = category?.maxAttempts ?? 5;
+    if (
+      !result.outcome.ok &&
+      result.outcome.error.notAttempted &&
+      finished - Number(d.created_at) < MAX_HOLD_BACK_MS
+    ) {
+      // A guard held it back (circuit open, rate limit): no provider saw it, no attempt used.
+      const error = result.outcome.error;
+      updates.push({
+        id: d.id,
+        attempts: Number(d.attempts),
+        provider: result.provider,
+        locale: p.outbound?.locale ?? null,
+        status: 'queued',
+        reason: null,
+        lastError: `held back: ${error.message}`,
+        providerMessageId: null,
+      });
+      deps.metrics.deliveryAttempts.inc({
+        channel: d.channel,
+        provider: result.provider,
+        outcome: 'held-back',
+      });
+      scheduleRetry(d, finished + Math.max(error.retryAfterMs ?? 1000, 50));
+      continue;
+    }
     attempts.push({
       id: newId(finished),
       delivery_id: d.id,
@@ -204,11 +238,7 @@ export async function deliverJobs(
         lastError: error.message,
         providerMessageId: null,
       });
-      const lane = context.messages.get(d.message_id)!.priority;
-      const key = `${d.channel}\u0000${lane}\u0000${decision.at}`;
-      const group = retries.get(key) ?? { channel: d.channel, lane, at: decision.at, ids: [] };
-      group.ids.push(d.id);
-      retries.set(key, group);
+      scheduleRetry(d, decision.at);
     } else if (decision.kind === 'failed') {
       updates.push({
         ...base,
@@ -357,6 +387,27 @@ async function buryPoisoned(deps: DeliveryWorkerDeps, jobs: readonly LeasedJob[]
     await deps.queue.ack(jobs, tx);
   });
   for (const d of deliveries) deps.metrics.deliveries.inc({ channel: d.channel, status: 'dead' });
+}
+
+/**
+ * How long guards may hold a delivery back without it using attempts (a provider outage that
+ * keeps a circuit open): past a day, held-back tries count as failed attempts again.
+ */
+const MAX_HOLD_BACK_MS = 24 * 3600_000;
+
+/**
+ * The provider that answered: a failover names the member that sent in its message id
+ * (`member:id`), which becomes the delivery's provider and provider message id.
+ */
+function attribute(
+  provider: ChannelProvider,
+  outcome: SendOutcome,
+): { provider: string; outcome: SendOutcome } {
+  if (!(provider instanceof FailoverProvider) || !outcome.ok || !outcome.providerMessageId) {
+    return { provider: provider.name, outcome };
+  }
+  const { provider: member, id } = splitProviderMessageId(outcome.providerMessageId);
+  return { provider: member, outcome: { ...outcome, providerMessageId: id } };
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

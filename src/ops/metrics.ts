@@ -28,7 +28,7 @@ export class Metrics {
 
   readonly deliveryAttempts = new Counter({
     name: 'herald_delivery_attempts_total',
-    help: 'Provider calls, by channel, provider and outcome (ok, transient, permanent).',
+    help: 'Delivery tries, by channel, provider and outcome: ok, transient, permanent, or held-back (a guard kept it from the provider; no attempt used).',
     labelNames: ['channel', 'provider', 'outcome'] as const,
     registers: [this.registry],
   });

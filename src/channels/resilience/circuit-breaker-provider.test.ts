@@ -31,6 +31,7 @@ describe('CircuitBreakerProvider', () => {
     assert.ok(outcome && !outcome.ok);
     assert.equal(outcome.error.kind, 'transient');
     assert.equal(outcome.error.retryAfterMs, 6_000);
+    assert.equal(outcome.error.notAttempted, true, 'held back: it uses no attempt');
   });
 
   it('half-open lets one probe through; success closes', async () => {

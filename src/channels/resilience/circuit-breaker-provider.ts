@@ -1,6 +1,6 @@
 import type { ChannelProvider, OutboundMessage, SendOutcome } from '../channel-provider.js';
 import { systemClock, type Clock } from './clock.js';
-import { isTransient, sendSafely, transientOutcome } from './delivery-outcomes.js';
+import { heldBackOutcome, isTransient, sendSafely } from './delivery-outcomes.js';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
@@ -51,11 +51,11 @@ export class CircuitBreakerProvider implements ChannelProvider {
     const [first, ...rest] = batch;
     if (!first) return [];
     if (this.mode === 'probing') {
-      return batch.map(() => transientOutcome(`${this.name} circuit half-open, probe in flight`));
+      return batch.map(() => heldBackOutcome(`${this.name} circuit half-open, probe in flight`));
     }
     if (this.mode === 'open') {
       const wait = this.openUntil - this.clock.now();
-      if (wait > 0) return batch.map(() => transientOutcome(`${this.name} circuit open`, wait));
+      if (wait > 0) return batch.map(() => heldBackOutcome(`${this.name} circuit open`, wait));
       return this.probe(first, rest);
     }
     const outcomes = await sendSafely(this.inner, batch);
@@ -80,7 +80,7 @@ export class CircuitBreakerProvider implements ChannelProvider {
       this.failures = 0;
     }
     const held = `${this.name} circuit half-open, one probe at a time`;
-    return [...outcomes, ...rest.map(() => transientOutcome(held))];
+    return [...outcomes, ...rest.map(() => heldBackOutcome(held))];
   }
 
   private record(outcome: SendOutcome): void {

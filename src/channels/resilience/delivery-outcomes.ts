@@ -13,6 +13,14 @@ export function transientOutcome(
   return { ok: false, error: new DeliveryError(message, 'transient', retryAfterMs, { cause }) };
 }
 
+/** A guard held the message back before any provider call: retry later, no attempt used. */
+export function heldBackOutcome(message: string, retryAfterMs?: number): SendOutcome {
+  return {
+    ok: false,
+    error: new DeliveryError(message, 'transient', retryAfterMs, { notAttempted: true }),
+  };
+}
+
 export function isTransient(
   outcome: SendOutcome,
 ): outcome is { ok: false; error: DeliveryError & { kind: 'transient' } } {

@@ -106,12 +106,35 @@ describe('FailoverProvider', () => {
     assert.equal(outcome.error.kind, 'transient');
     assert.equal(outcome.error.retryAfterMs, 5_000);
     assert.equal(outcome.error.message, 'a: 429; b: 429');
+    assert.equal(outcome.error.notAttempted, false, 'both providers were called');
 
     // Both rest; after 5 s only b is healthy again, so it goes before the primary.
     await clock.advance(5_000);
     const [later] = await failover.send(testMessages(1));
     assert.equal(later?.ok && later.providerMessageId, 'b:m1');
     assert.deepEqual([a.calls.length, b.calls.length], [1, 2]);
+  });
+
+  it('a message every member held back (open circuits) used no attempt', async () => {
+    const clock = new FakeClock();
+    const breakers = ['a', 'b'].map(
+      (name) =>
+        new CircuitBreakerProvider(new ScriptedProvider(name, ['transient', 'transient'], clock), {
+          failureThreshold: 1,
+          coolDownMs: 10_000,
+          clock,
+        }),
+    );
+    const failover = new FailoverProvider(
+      breakers.map((provider, i) => ({ provider, priority: i })),
+      { clock },
+    );
+    const [tried] = await failover.send(testMessages(1)); // opens both circuits
+    assert.ok(tried && !tried.ok && !tried.error.notAttempted);
+    const [held] = await failover.send(testMessages(1));
+    assert.ok(held && !held.ok);
+    assert.equal(held.error.notAttempted, true);
+    assert.equal(held.error.retryAfterMs, 10_000);
   });
 
   it('weighted choice between equal priorities follows the weights (with a seeded random)', async () => {

@@ -140,6 +140,7 @@ export function splitProviderMessageId(value: string): { provider: string; id: s
 function prefixed(member: string, error: DeliveryError): DeliveryError {
   return new DeliveryError(`${member}: ${error.message}`, error.kind, error.retryAfterMs, {
     cause: error,
+    notAttempted: error.notAttempted,
   });
 }
 
@@ -153,5 +154,7 @@ function exhausted(failures: readonly { member: string; error: DeliveryError }[]
   const message = failures.map((f) => `${f.member}: ${f.error.message}`).join('; ');
   return new DeliveryError(message || 'no provider tried', 'transient', retryAfterMs, {
     cause: failures.at(-1)?.error,
+    // Held back by every member's guards: no provider saw it, so no attempt was used.
+    notAttempted: failures.length > 0 && failures.every((f) => f.error.notAttempted),
   });
 }

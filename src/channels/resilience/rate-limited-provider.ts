@@ -1,6 +1,6 @@
 import type { ChannelProvider, OutboundMessage, SendOutcome } from '../channel-provider.js';
 import { systemClock, type Clock } from './clock.js';
-import { isTransient, sendSafely, transientOutcome } from './delivery-outcomes.js';
+import { heldBackOutcome, isTransient, sendSafely } from './delivery-outcomes.js';
 
 export interface RateLimitOptions {
   /** Tokens added per second: the sustained messages/s. */
@@ -42,7 +42,7 @@ export class RateLimitedProvider implements ChannelProvider {
     const now = this.clock.now();
     if (now < this.pausedUntil) {
       const wait = this.pausedUntil - now;
-      return batch.map(() => transientOutcome(`${this.name} asked to wait (Retry-After)`, wait));
+      return batch.map(() => heldBackOutcome(`${this.name} asked to wait (Retry-After)`, wait));
     }
     this.refill(now);
     const allowed = Math.min(batch.length, Math.floor(this.tokens));
@@ -52,7 +52,7 @@ export class RateLimitedProvider implements ChannelProvider {
     const refused = batch
       .slice(allowed)
       .map((_, j) =>
-        transientOutcome(
+        heldBackOutcome(
           `${this.name} rate limit (${this.options.ratePerSecond}/s) reached`,
           Math.max(1, Math.ceil((j + 1 - this.tokens) * perToken)),
         ),
