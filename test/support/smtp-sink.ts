@@ -27,6 +27,8 @@ export interface Received {
 export interface SinkOptions {
   /** Offer STARTTLS (smtp-server's built-in self-signed certificate). */
   readonly starttls?: boolean;
+  /** TLS from the first byte, as on port 465 (the same certificate). */
+  readonly implicitTls?: boolean;
   /** Offer AUTH (PLAIN, LOGIN) over plain text and require it, with these credentials. */
   readonly auth?: { readonly user: string; readonly pass: string };
 }
@@ -75,7 +77,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SmtpSink> {
   };
   const sockets = new Set<Socket>();
   const server = new SMTPServer({
-    secure: false,
+    secure: options.implicitTls ?? false,
     authOptional: !options.auth,
     allowInsecureAuth: true,
     authMethods: ['PLAIN', 'LOGIN'],
@@ -129,7 +131,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SmtpSink> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  server.server.on('connection', (socket: Socket) => {
+  server.server.on(options.implicitTls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });

@@ -155,6 +155,21 @@ describe('SmtpPool against a real SMTP server', () => {
     assert.equal(sink.messages[0]!.secure, true);
   });
 
+  it('speaks TLS from the first byte with smtps://', async () => {
+    await setUp({}, { implicitTls: true });
+    pool.close();
+    pool = new SmtpPool({
+      url: `smtps://127.0.0.1:${sink.port}?tls.rejectUnauthorized=false`,
+      maxConnections: 1,
+      maxMessages: 100,
+      connectMs: 2_000,
+      greetingMs: 2_000,
+      socketMs: 5_000,
+    });
+    await send(0);
+    assert.equal(sink.messages[0]!.secure, true);
+  });
+
   it('refuses to send once closed, and says goodbye to its idle sessions', async () => {
     await setUp();
     await send(0);
