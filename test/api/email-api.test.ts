@@ -117,6 +117,34 @@ describe('email through Herald to a real SMTP server', () => {
     assert.equal(sink.messages.length, 0);
   });
 
+  it('keeps an injection attempt in the message data inside one Subject, with one recipient', async () => {
+    const jwc = client(t.url, t.keys.jwc);
+    const res = await jwc('POST', '/v1/messages', {
+      category: 'course.change',
+      to: { users: ['2024010101'] },
+      data: {
+        ...DEMO_EXAMPLES['course.change'],
+        course: '作物栽培学\r\nBcc: evil@x.test\r\nX-Evil: 1',
+      },
+      channels: ['email'],
+    });
+    assert.equal(res.status, 202);
+    await eventually(async () => {
+      const list = await jwc('GET', `/v1/messages/${res.body.id}/deliveries`);
+      return list.body.items[0]?.status === 'sent' ? true : undefined;
+    });
+    assert.equal(sink.rcpts.length, 1);
+    const { raw, rcptTo } = sink.messages[0]!;
+    assert.equal(rcptTo.length, 1);
+    const head = raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n[ \t]+/g, ' ');
+    assert.equal(head.match(/^Subject:/gim)?.length, 1);
+    assert.doesNotMatch(head, /^(Bcc|X-Evil):/im);
+    const mail = await simpleParser(raw);
+    assert.equal(mail.bcc, undefined);
+    assert.equal(mail.headers.get('x-evil'), undefined);
+    assert.match(mail.subject ?? '', /《作物栽培学 Bcc: evil@x\.test X-Evil: 1》/);
+  });
+
   it("sends from the source's configured sender, with its Reply-To", async () => {
     const admin = client(t.url, ADMIN_TOKEN);
     const patched = await admin('PATCH', '/v1/sources/jwc', {
