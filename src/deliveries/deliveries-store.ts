@@ -56,13 +56,15 @@ export interface DeliveryUpdate {
 /**
  * Writes outcomes, 500 rows per statement (UPDATE … FROM VALUES, which SQLite and PostgreSQL
  * both speak). Only deliveries still `queued` change, so a late duplicate cannot regress a
- * final one.
+ * final one. Returns the ids that did change: what follows from an outcome (its callback
+ * event, dead letter, fallback) must follow only from one that was recorded.
  */
 export async function applyDeliveryUpdates(
   tx: Tx,
   updates: readonly DeliveryUpdate[],
   now: number,
-): Promise<void> {
+): Promise<Set<string>> {
+  const applied = new Set<string>();
   const final = sql.join(FINAL_STATUSES.map((s) => sql.lit(s)));
   for (let i = 0; i < updates.length; i += 500) {
     const rows = sql.join(
@@ -73,7 +75,7 @@ export async function applyDeliveryUpdates(
             sql`(${u.id}, ${u.status}, ${u.reason}, ${u.attempts}, ${u.lastError}, ${u.provider}, ${u.providerMessageId}, ${u.locale})`,
         ),
     );
-    await sql`
+    const res = await sql<{ id: string }>`
       update deliveries set
         status = v.column2,
         reason = v.column3,
@@ -85,8 +87,11 @@ export async function applyDeliveryUpdates(
         updated_at = ${now},
         final_at = case when v.column2 in (${final}) then ${now} else null end
       from (values ${rows}) as v
-      where deliveries.id = v.column1 and deliveries.status = 'queued'`.execute(tx);
+      where deliveries.id = v.column1 and deliveries.status = 'queued'
+      returning deliveries.id`.execute(tx);
+    for (const row of res.rows) applied.add(row.id);
   }
+  return applied;
 }
 
 export async function insertAttempts(

@@ -271,31 +271,28 @@ export async function deliverJobs(
       });
     }
   }
-  // Retries of one channel and lane that were given the same time travel together in one job.
-  const retryJobs: JobInput[] = [...retries.values()].map(({ channel, lane, at, ids }) => ({
-    topic: deliverTopic(channel),
-    lane,
-    payload: { deliveryIds: ids } satisfies DeliverJobPayload,
-    availableAt: at,
-    maxDeliveries: DELIVER_JOB_MAX_LEASES,
-  }));
-
-  // Channel fallback (wechat failed for good → sms), written with the failure it answers.
-  const fallbacks = await fallbackDeliveries(
-    db,
-    failedForGood,
-    (channel) => deps.providers.providerFor(channel) !== null,
-    finished,
-  );
-
-  const fallbackResult = await db.transaction().execute(async (tx) => {
-    await applyDeliveryUpdates(tx, updates, finished);
+  const { recorded, fallbackResult } = await db.transaction().execute(async (tx) => {
+    // Only outcomes that change a still-queued delivery count: another worker whose lease
+    // this one outlived may have recorded the delivery already. The attempt itself happened
+    // and is kept; its retry, dead letter, callback event and fallback would be wrong.
+    const applied = await applyDeliveryUpdates(tx, updates, finished);
+    const recorded = updates.filter((u) => applied.has(u.id));
     await insertAttempts(tx, attempts);
-    await insertDeadLetters(tx, dead);
-    await deps.callbackEmitter?.deliveriesUpdated(tx, deliveries, updates, finished, {
+    await insertDeadLetters(
+      tx,
+      dead.filter((d) => applied.has(d.delivery_id)),
+    );
+    await deps.callbackEmitter?.deliveriesUpdated(tx, deliveries, recorded, finished, {
       sourceOf: (messageId) => context.messages.get(messageId)?.sourceId,
       externalIdOf: (userId) => context.recipients.get(userId)?.externalId,
     });
+    // Channel fallback (wechat failed for good → sms), written with the failure it answers.
+    const fallbacks = await fallbackDeliveries(
+      tx,
+      failedForGood.filter((f) => applied.has(f.delivery.id)),
+      (channel) => deps.providers.providerFor(channel) !== null,
+      finished,
+    );
     const fallbackResult =
       fallbacks.length > 0
         ? await writeDeliveries(
@@ -316,9 +313,22 @@ export async function deliverJobs(
             deps.callbackEmitter,
           )
         : null;
+    // Retries of one channel and lane that were given the same time travel together in one job.
+    const retryJobs: JobInput[] = [];
+    for (const { channel, lane, at, ids } of retries.values()) {
+      const kept = ids.filter((id) => applied.has(id));
+      if (kept.length === 0) continue;
+      retryJobs.push({
+        topic: deliverTopic(channel),
+        lane,
+        payload: { deliveryIds: kept } satisfies DeliverJobPayload,
+        availableAt: at,
+        maxDeliveries: DELIVER_JOB_MAX_LEASES,
+      });
+    }
     if (retryJobs.length > 0) await queue.enqueue(retryJobs, tx);
     await queue.ack(jobs, tx);
-    return fallbackResult;
+    return { recorded, fallbackResult };
   });
   for (const d of fallbackResult?.created ?? []) {
     deps.metrics.deliveries.inc({ channel: d.channel, status: d.status });
@@ -328,7 +338,7 @@ export async function deliverJobs(
   }
 
   const byId = new Map(deliveries.map((d) => [d.id, d]));
-  for (const u of updates) {
+  for (const u of recorded) {
     const d = byId.get(u.id)!;
     if (u.status === 'queued') continue;
     deps.metrics.deliveries.inc({ channel: d.channel, status: u.status });
@@ -369,24 +379,34 @@ async function buryPoisoned(deps: DeliveryWorkerDeps, jobs: readonly LeasedJob[]
     providerMessageId: null,
     locale: null,
   }));
-  await deps.db.transaction().execute(async (tx) => {
-    await applyDeliveryUpdates(tx, buried, now);
-    await deps.callbackEmitter?.deliveriesUpdated(tx, deliveries, buried, now);
+  const applied = await deps.db.transaction().execute(async (tx) => {
+    const applied = await applyDeliveryUpdates(tx, buried, now);
+    await deps.callbackEmitter?.deliveriesUpdated(
+      tx,
+      deliveries,
+      buried.filter((u) => applied.has(u.id)),
+      now,
+    );
     await insertDeadLetters(
       tx,
-      deliveries.map((d) => ({
-        id: newId(now),
-        delivery_id: d.id,
-        message_id: d.message_id,
-        channel: d.channel,
-        reason: why,
-        created_at: now,
-        redriven_at: null,
-      })),
+      deliveries
+        .filter((d) => applied.has(d.id))
+        .map((d) => ({
+          id: newId(now),
+          delivery_id: d.id,
+          message_id: d.message_id,
+          channel: d.channel,
+          reason: why,
+          created_at: now,
+          redriven_at: null,
+        })),
     );
     await deps.queue.ack(jobs, tx);
+    return applied;
   });
-  for (const d of deliveries) deps.metrics.deliveries.inc({ channel: d.channel, status: 'dead' });
+  for (const d of deliveries) {
+    if (applied.has(d.id)) deps.metrics.deliveries.inc({ channel: d.channel, status: 'dead' });
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type TestHerald,
 } from '../support/test-herald.js';
 import { ScriptedProvider, type Step } from '../support/scripted-provider.js';
+import { DeliveryError, type ChannelProvider } from '../../src/channels/channel-provider.js';
 
 type Delivery = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -139,6 +140,47 @@ describe('per-category channel fallback (wechat → sms)', () => {
     await new Promise((r) => setTimeout(r, 200));
     const again = await dorm('GET', `/v1/messages/${id}/deliveries`);
     assert.equal(again.body.items.length, 1, 'no sms delivery');
+    assert.equal(sms.received, 0);
+  });
+
+  it('a failure that comes after another worker already finished the delivery changes nothing', async () => {
+    // Stands in for a second worker whose lease ran out: while this one is still sending,
+    // the other records the delivery `sent`. Its late permanent failure must not fall back.
+    sms = new ScriptedProvider('test-sms');
+    const late: ChannelProvider = {
+      name: 'late-wechat',
+      async send(batch) {
+        await t.herald.db
+          .updateTable('deliveries')
+          .set({ status: 'sent', provider: 'other-worker', final_at: Date.now() })
+          .where(
+            'id',
+            'in',
+            batch.map((m) => m.deliveryId),
+          )
+          .execute();
+        return batch.map(() => ({ ok: false, error: new DeliveryError('400', 'permanent') }));
+      },
+    };
+    t.herald.providers.register('wechat', late).register('sms', sms);
+    const id = await send('F002');
+    // The worker is done once the delivery has its attempt recorded.
+    const wechatDelivery = await eventually(async () => {
+      const items = (await dorm('GET', `/v1/messages/${id}/deliveries`)).body.items as Delivery[];
+      const d = items.find((i) => i.channel === 'wechat');
+      return d && d.status !== 'queued' ? d : undefined;
+    });
+    await eventually(async () => {
+      const res = await dorm('GET', `/v1/messages/${id}/deliveries/${wechatDelivery.id}`);
+      return res.body.attemptLog?.length > 0 ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const items = (await dorm('GET', `/v1/messages/${id}/deliveries`)).body.items as Delivery[];
+    assert.deepEqual(
+      items.map((i) => [i.channel, i.status, i.provider]),
+      [['wechat', 'sent', 'other-worker']],
+      'the sent delivery stays as recorded; no sms fallback',
+    );
     assert.equal(sms.received, 0);
   });
 
