@@ -193,6 +193,37 @@ describe('configured providers', () => {
     assert.equal(old.closed, true);
   });
 
+  it('counts a batch its concurrency cap holds back as in flight: a replacement waits for all of it', async () => {
+    scripts.set('campus-app', ['held']);
+    await insert(hook('campus-app', { limits: { concurrency: 1 } }));
+    await live.refresh();
+    const old = built[0]!;
+    const closedAtCall: boolean[] = [];
+    const send = old.provider.send.bind(old.provider);
+    old.provider.send = (batch) => {
+      closedAtCall.push(old.closed);
+      return send(batch);
+    };
+    // Two messages, one at a time: the second waits in the cap while the first is held.
+    const batch = live.providerFor('webhook')!.send(testMessages(2));
+    await clock.advance(0);
+    await update('campus-app', {
+      settings: { url: 'https://moved.example.edu.cn/hook' },
+      limits: { concurrency: 1 },
+    });
+    await changed();
+    assert.equal(built.length, 2, 'replaced');
+    old.provider.release();
+    const outcomes = await batch;
+    assert.deepEqual(
+      outcomes.map((o) => o.ok),
+      [true, true],
+    );
+    assert.deepEqual(closedAtCall, [false, false], 'both reached the provider before it closed');
+    await clock.advance(0);
+    assert.equal(old.closed, true);
+  });
+
   it('leaves out a configuration that cannot be built, and serves the others', async () => {
     const logged: unknown[] = [];
     const log = {

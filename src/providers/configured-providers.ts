@@ -36,8 +36,11 @@ export interface ConfiguredProvidersOptions {
 
 interface Member {
   readonly config: ProviderConfig;
-  readonly raw: DrainableProvider;
-  readonly guarded: ChannelProvider;
+  /**
+   * The provider behind its guards, counted from the outside: a message waiting in a guard
+   * (a concurrency slot) is in flight too, so a replaced member is not closed under it.
+   */
+  readonly guarded: DrainableProvider;
   readonly breaker: CircuitBreakerProvider | null;
 }
 
@@ -133,7 +136,7 @@ export class ConfiguredProviders implements ConfiguredProviderSource {
     const members = [...this.members.values()];
     this.members.clear();
     this.channels = new Map();
-    await Promise.all([...this.retiring, ...members.map((m) => m.raw.retire())]);
+    await Promise.all([...this.retiring, ...members.map((m) => m.guarded.retire())]);
   }
 
   private async check(): Promise<void> {
@@ -181,9 +184,9 @@ export class ConfiguredProviders implements ConfiguredProviderSource {
 
   private build(config: ProviderConfig): Member | null {
     try {
-      const raw = new DrainableProvider(this.options.factory(config));
+      const raw = this.options.factory(config);
       const { provider, breaker } = guardedMember(resilientMember(config, raw), this.clock);
-      return { config, raw, guarded: provider, breaker };
+      return { config, guarded: new DrainableProvider(provider), breaker };
     } catch (err) {
       // Stored configurations are validated, so this is unexpected; the others still run.
       this.options.log?.error(
@@ -219,7 +222,7 @@ export class ConfiguredProviders implements ConfiguredProviderSource {
 
   private retire(id: string, member: Member): void {
     this.members.delete(id);
-    const done = member.raw.retire().catch((err: unknown) => {
+    const done = member.guarded.retire().catch((err: unknown) => {
       this.options.log?.warn(
         { provider: member.config.name, err: safeError(err) },
         'closing a replaced provider failed',
@@ -232,8 +235,8 @@ export class ConfiguredProviders implements ConfiguredProviderSource {
 
 /**
  * A provider that knows how many sends it has in flight, so a replaced one is closed only
- * after they finish (the guards above it may have given up on a hung call; the call itself
- * still runs until the provider's own timeouts end it).
+ * after they finish. (A call that a timeout guard inside gave up on may still run; closing
+ * the provider lets it end on the provider's own timeouts.)
  */
 export class DrainableProvider implements ChannelProvider {
   readonly name: string;
