@@ -1,5 +1,6 @@
 import type { OutboundHttp } from '../net/outbound-http.js';
 import { OutboundError } from '../net/outbound-error.js';
+import { retryAfterDelay } from '../net/retry-after.js';
 import { sign } from '../webhooks/standard-webhooks.js';
 import { callbackBody, type CallbackEvent } from './callback-events.js';
 
@@ -82,18 +83,11 @@ export function classify(
   return { kind: 'rejected', status, error: `HTTP ${status}` };
 }
 
-/** `Retry-After` as delay-seconds or an HTTP date, in ms from `now`; null when absent or unreadable. */
+/**
+ * `Retry-After` as delay-seconds or an HTTP date, in ms from `now` (a past date: 0), at most
+ * a day; null when absent or unreadable.
+ */
 export function parseRetryAfter(value: string | undefined, now: number): number | null {
-  if (value === undefined) return null;
-  const text = value.trim();
-  let ms: number;
-  if (/^\d+$/.test(text)) ms = Number(text) * 1000;
-  else {
-    // An HTTP date names its day and month ("Wed, 21 Oct 2015 07:28:00 GMT"); a bare "-5" is
-    // not one, although Date.parse would read it as a year.
-    const at = /[A-Za-z]/.test(text) ? Date.parse(text) : Number.NaN;
-    if (Number.isNaN(at)) return null;
-    ms = at - now;
-  }
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+  const ms = retryAfterDelay(value, now);
+  return ms === null ? null : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 }

@@ -1,5 +1,6 @@
 import { OutboundError } from '../../net/outbound-error.js';
 import type { OutboundResponse } from '../../net/outbound-http.js';
+import { retryAfterDelay } from '../../net/retry-after.js';
 import { DeliveryError, type SendOutcome } from '../channel-provider.js';
 
 /** A Retry-After longer than this is shortened to it: a receiver cannot park a provider for days. */
@@ -75,18 +76,8 @@ export function outcomeOfError(err: unknown): SendOutcome {
  * `now`; undefined when absent, unreadable or already past. Capped at MAX_RETRY_AFTER_MS.
  */
 export function retryAfterMs(value: string | undefined, now: number): number | undefined {
-  const text = value?.trim();
-  if (!text) return undefined;
-  let ms: number;
-  if (/^\d+$/.test(text)) {
-    ms = Number(text) * 1000;
-  } else {
-    const at = Date.parse(text);
-    if (Number.isNaN(at)) return undefined;
-    ms = at - now;
-  }
-  if (!(ms > 0)) return undefined;
-  return Math.min(ms, MAX_RETRY_AFTER_MS);
+  const ms = retryAfterDelay(value, now);
+  return ms !== null && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : undefined;
 }
 
 /** `{"id": "…"}` in a 2xx answer, when it is short printable ASCII (or a number). */
