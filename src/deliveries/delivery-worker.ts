@@ -42,7 +42,7 @@ import {
   type DeliverJobPayload,
 } from '../fanout/fanout-worker.js';
 import { fallbackDeliveries, type FailedDelivery } from './fallback-deliveries.js';
-import { hasQuotas } from '../quotas/quotas.js';
+import { quotaOwnerOf } from '../quotas/quota-owners.js';
 import { quotaDay } from '../quotas/quota-day.js';
 import type { CallbackEmitter } from '../callbacks/callback-emitter.js';
 
@@ -303,12 +303,8 @@ export async function deliverJobs(
             {
               day: quotaDay(finished, deps.timezone),
               now: finished,
-              ownerOf: (messageId) => {
-                const source = context.sources.get(context.messages.get(messageId)!.sourceId);
-                return source && hasQuotas(source.quotas)
-                  ? { sourceId: source.id, sourceKey: source.key, quotas: source.quotas }
-                  : undefined;
-              },
+              ownerOf: (messageId) =>
+                quotaOwnerOf(context.sources.get(context.messages.get(messageId)!.sourceId)),
             },
             deps.callbackEmitter,
           )

@@ -1,7 +1,14 @@
 import type { Db } from '../store/database.js';
-import { getSourceById } from '../sources/sources-store.js';
+import { getSourceById, type Source } from '../sources/sources-store.js';
 import { hasQuotas } from './quotas.js';
 import type { QuotaOwner } from './enforce-quotas.js';
+
+/** What a source's deliveries are charged to; undefined when it has no quotas. */
+export function quotaOwnerOf(source: Source | undefined | null): QuotaOwner | undefined {
+  return source && hasQuotas(source.quotas)
+    ? { sourceId: source.id, sourceKey: source.key, quotas: source.quotas }
+    : undefined;
+}
 
 /** The quota-bound sources among `sourceIds`, by id (sources without quotas are left out). */
 export async function quotaOwners(
@@ -10,10 +17,8 @@ export async function quotaOwners(
 ): Promise<Map<string, QuotaOwner>> {
   const owners = new Map<string, QuotaOwner>();
   for (const id of new Set(sourceIds)) {
-    const source = await getSourceById(db, id);
-    if (source && hasQuotas(source.quotas)) {
-      owners.set(id, { sourceId: id, sourceKey: source.key, quotas: source.quotas });
-    }
+    const owner = quotaOwnerOf(await getSourceById(db, id));
+    if (owner) owners.set(id, owner);
   }
   return owners;
 }
