@@ -235,24 +235,18 @@ export class CallbackEmitter {
     drafts: readonly Draft[],
     hints: EmitHints,
   ): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    const missing = new Set<string>();
-    for (const d of drafts) {
-      if (found.has(d.messageId) || missing.has(d.messageId)) continue;
-      const hinted = hints.sourceOf?.(d.messageId);
-      if (hinted !== undefined) found.set(d.messageId, hinted);
-      else missing.add(d.messageId);
-    }
-    const ids = [...missing];
-    for (let i = 0; i < ids.length; i += 500) {
-      const rows = await tx
-        .selectFrom('messages')
-        .select(['id', 'source_id'])
-        .where('id', 'in', ids.slice(i, i + 500))
-        .execute();
-      for (const r of rows) found.set(r.id, r.source_id);
-    }
-    return found;
+    return lookup(
+      drafts.map((d) => d.messageId),
+      hints.sourceOf,
+      async (ids) =>
+        (
+          await tx
+            .selectFrom('messages')
+            .select(['id', 'source_id'])
+            .where('id', 'in', ids)
+            .execute()
+        ).map((r) => [r.id, r.source_id] as const),
+    );
   }
 
   private async resolveExternalIds(
@@ -260,23 +254,38 @@ export class CallbackEmitter {
     drafts: readonly Draft[],
     hints: EmitHints,
   ): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    const missing = new Set<string>();
-    for (const d of drafts) {
-      if (d.userId === undefined || found.has(d.userId) || missing.has(d.userId)) continue;
-      const hinted = hints.externalIdOf?.(d.userId);
-      if (hinted !== undefined) found.set(d.userId, hinted);
-      else missing.add(d.userId);
-    }
-    const ids = [...missing];
-    for (let i = 0; i < ids.length; i += 500) {
-      const rows = await tx
-        .selectFrom('users')
-        .select(['id', 'external_id'])
-        .where('id', 'in', ids.slice(i, i + 500))
-        .execute();
-      for (const r of rows) found.set(r.id, r.external_id);
-    }
-    return found;
+    return lookup(
+      drafts.flatMap((d) => (d.userId === undefined ? [] : [d.userId])),
+      hints.externalIdOf,
+      async (ids) =>
+        (
+          await tx
+            .selectFrom('users')
+            .select(['id', 'external_id'])
+            .where('id', 'in', ids)
+            .execute()
+        ).map((r) => [r.id, r.external_id] as const),
+    );
   }
+}
+
+/** The value of each key: the caller's hint when it has one, else read by `load`, 500 at a time. */
+async function lookup(
+  keys: readonly string[],
+  hint: ((key: string) => string | undefined) | undefined,
+  load: (keys: string[]) => Promise<readonly (readonly [string, string])[]>,
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const missing = new Set<string>();
+  for (const key of keys) {
+    if (found.has(key) || missing.has(key)) continue;
+    const hinted = hint?.(key);
+    if (hinted !== undefined) found.set(key, hinted);
+    else missing.add(key);
+  }
+  const ids = [...missing];
+  for (let i = 0; i < ids.length; i += 500) {
+    for (const [key, value] of await load(ids.slice(i, i + 500))) found.set(key, value);
+  }
+  return found;
 }
