@@ -3,8 +3,8 @@ import type { DeliveriesTable } from '../store/schema.js';
 import type { Category } from '../categories/categories-store.js';
 import type { Recipient } from '../recipients/audience-types.js';
 import { preferencesFor } from '../preferences/preferences-store.js';
-import { addressFor, isChannel, type Channel } from '../channels/channel.js';
-import { newId } from '../store/ids.js';
+import { isChannel, type Channel } from '../channels/channel.js';
+import { deliveryRow, planChannel } from '../fanout/plan-deliveries.js';
 
 /** A delivery that just failed for good, with what deciding its fallback needs. */
 export interface FailedDelivery {
@@ -35,9 +35,10 @@ export async function fallbackDeliveries(
 ): Promise<DeliveriesTable[]> {
   const candidates = failed.flatMap(({ delivery, category, recipient }) => {
     if (delivery.fallback_from !== null || !category || !recipient) return [];
-    if (!isChannel(delivery.channel)) return [];
-    const to = category.channelFallbacks[delivery.channel];
-    return to === undefined ? [] : [{ delivery, category, recipient, to }];
+    const from = delivery.channel;
+    if (!isChannel(from)) return [];
+    const to = category.channelFallbacks[from];
+    return to === undefined ? [] : [{ delivery, category, recipient, from, to }];
   });
   if (candidates.length === 0) return [];
 
@@ -52,36 +53,15 @@ export async function fallbackDeliveries(
   for (const [key, users] of byCategory) prefs.set(key, await preferencesFor(db, users, key));
 
   const rows: DeliveriesTable[] = [];
-  for (const { delivery, category, recipient, to } of candidates) {
+  for (const { delivery, category, recipient, from, to } of candidates) {
     if (!category.mandatory) {
       const pref = prefs.get(category.key)?.get(recipient.id);
       if (pref && (!pref.enabled || (pref.channels !== null && !pref.channels.includes(to)))) {
         continue;
       }
     }
-    const reason =
-      addressFor(to, recipient) === null
-        ? 'no-address'
-        : !channelServed(to)
-          ? 'channel-not-configured'
-          : null;
-    rows.push({
-      id: newId(now),
-      message_id: delivery.message_id,
-      user_id: delivery.user_id,
-      channel: to,
-      status: reason === null ? 'queued' : 'suppressed',
-      reason,
-      locale: delivery.locale,
-      attempts: 0,
-      last_error: null,
-      provider: null,
-      provider_message_id: null,
-      created_at: now,
-      updated_at: now,
-      final_at: reason === null ? null : now,
-      fallback_from: delivery.channel,
-    });
+    const planned = planChannel(to, recipient, channelServed, delivery.locale, from);
+    rows.push(deliveryRow(delivery.message_id, delivery.user_id, planned, now));
   }
   return rows;
 }

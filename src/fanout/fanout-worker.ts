@@ -6,13 +6,12 @@ import type { JobInput, LeasedJob, Queue } from '../queue/queue.js';
 import type { Clock } from '../time/clock.js';
 import type { ProviderRegistry } from '../channels/provider-registry.js';
 import type { Recipient } from '../recipients/audience-types.js';
-import { newId } from '../store/ids.js';
 import { streamAudience } from '../recipients/audience.js';
 import { preferencesFor } from '../preferences/preferences-store.js';
 import { getCategoriesByKeys, type Category } from '../categories/categories-store.js';
 import { getMessage, setFanoutProgress, type StoredMessage } from '../messages/messages-store.js';
 import { insertDeliveries } from '../deliveries/deliveries-store.js';
-import { planDeliveries } from './plan-deliveries.js';
+import { deliveryRow, planDeliveries } from './plan-deliveries.js';
 import type { CallbackEmitter } from '../callbacks/callback-emitter.js';
 import { enforceQuotas, type QuotaExceeded, type QuotaOwner } from '../quotas/enforce-quotas.js';
 import { quotaOwners } from '../quotas/quota-owners.js';
@@ -257,23 +256,7 @@ async function plan(
       preference: prefs.get(recipient.id),
       channelServed: (c) => deps.providers.providerFor(c) !== null,
     })) {
-      rows.push({
-        id: newId(now),
-        message_id: message.id,
-        user_id: recipient.id,
-        channel: planned.channel,
-        status: planned.status,
-        reason: planned.reason,
-        locale: planned.locale,
-        attempts: 0,
-        last_error: null,
-        provider: null,
-        provider_message_id: null,
-        created_at: now,
-        updated_at: now,
-        final_at: planned.status === 'suppressed' ? now : null,
-        fallback_from: planned.fallbackFrom,
-      });
+      rows.push(deliveryRow(message.id, recipient.id, planned, now));
     }
   }
   return rows;

@@ -1,6 +1,8 @@
 import { addressFor, isChannel, type Channel } from '../channels/channel.js';
 import type { Recipient } from '../recipients/audience-types.js';
 import type { CategoryPreference } from '../preferences/preferences-store.js';
+import type { DeliveriesTable } from '../store/schema.js';
+import { newId } from '../store/ids.js';
 
 export interface PlanInput {
   readonly recipient: Recipient;
@@ -68,21 +70,8 @@ export function planDeliveries(input: PlanInput): PlannedDelivery[] {
   if (chosen) {
     channels = messageChannels === null ? chosen : requested.filter((c) => chosen.includes(c));
   }
-  const decide = (channel: Channel, fallbackFrom: Channel | null): PlannedDelivery => {
-    if (addressFor(channel, recipient) === null) {
-      return { channel, status: 'suppressed', reason: 'no-address', locale, fallbackFrom };
-    }
-    if (!input.channelServed(channel)) {
-      return {
-        channel,
-        status: 'suppressed',
-        reason: 'channel-not-configured',
-        locale,
-        fallbackFrom,
-      };
-    }
-    return { channel, status: 'queued', reason: null, locale, fallbackFrom };
-  };
+  const decide = (channel: Channel, fallbackFrom: Channel | null): PlannedDelivery =>
+    planChannel(channel, recipient, input.channelServed, locale, fallbackFrom);
   const planned = [...new Set(channels)].map((channel) => decide(channel, null));
   const taken = new Set<Channel>(planned.map((p) => p.channel));
   for (const p of planned.slice()) {
@@ -93,4 +82,56 @@ export function planDeliveries(input: PlanInput): PlannedDelivery[] {
     planned.push(decide(to, p.channel));
   }
   return planned;
+}
+
+/**
+ * One channel for one recipient: `queued`, or `suppressed` when the user has no address on
+ * it (`no-address`) or nothing serves it (`channel-not-configured`).
+ */
+export function planChannel(
+  channel: Channel,
+  recipient: Recipient,
+  channelServed: (channel: Channel) => boolean,
+  locale: string,
+  fallbackFrom: Channel | null,
+): PlannedDelivery {
+  const reason =
+    addressFor(channel, recipient) === null
+      ? 'no-address'
+      : !channelServed(channel)
+        ? 'channel-not-configured'
+        : null;
+  return {
+    channel,
+    status: reason === null ? 'queued' : 'suppressed',
+    reason,
+    locale,
+    fallbackFrom,
+  };
+}
+
+/** The new delivery row of a planned delivery (a suppressed one is final at once). */
+export function deliveryRow(
+  messageId: string,
+  userId: string,
+  planned: PlannedDelivery,
+  now: number,
+): DeliveriesTable {
+  return {
+    id: newId(now),
+    message_id: messageId,
+    user_id: userId,
+    channel: planned.channel,
+    status: planned.status,
+    reason: planned.reason,
+    locale: planned.locale,
+    attempts: 0,
+    last_error: null,
+    provider: null,
+    provider_message_id: null,
+    created_at: now,
+    updated_at: now,
+    final_at: planned.status === 'suppressed' ? now : null,
+    fallback_from: planned.fallbackFrom,
+  };
 }
