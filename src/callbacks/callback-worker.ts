@@ -9,6 +9,7 @@ import { getSourceCallbacks, type SourceCallback } from '../sources/sources-stor
 import { CALLBACK_TOPIC, type CallbackEvent, type CallbackJobPayload } from './callback-events.js';
 import { CALLBACK_JOB_MAX_LEASES } from './callback-emitter.js';
 import { sendCallback, type CallbackResult } from './callback-sender.js';
+import { mapLimit } from '../runtime/map-limit.js';
 
 export interface CallbackRetryPolicy extends RetryOptions {
   /** Attempts per event, the first included; then the event goes to the dead letters. */
@@ -82,7 +83,6 @@ export async function sendCallbackJobs(
   const deferred = new Set<string>(); // sources whose receiver failed transiently in this lease
   const refused = new Map<string, CallbackResult>(); // sources whose URL is not allowed
   const queueOfTasks = perJob.flatMap((j) => j.tasks);
-  let next = 0;
   const runOne = async (task: Task): Promise<void> => {
     const { sourceId } = task.payload;
     const target = targets.get(sourceId);
@@ -98,11 +98,7 @@ export async function sendCallbackJobs(
     if (target.secret === null) return { kind: 'refused', error: 'the callback has no secret' };
     return sendCallback(deps.http, { url: target.url, secret: target.secret }, event, clock());
   };
-  await Promise.all(
-    Array.from({ length: Math.min(deps.parallelism, queueOfTasks.length) }, async () => {
-      while (next < queueOfTasks.length) await runOne(queueOfTasks[next++]!);
-    }),
-  );
+  await mapLimit(queueOfTasks, deps.parallelism, runOne);
 
   const finished = clock();
   const retryAtOfSource = new Map<string, number>();

@@ -3,6 +3,7 @@ import { hashPassword } from '../auth/secrets.js';
 import { Problem } from '../http/problem.js';
 import type { Db } from '../store/database.js';
 import { upsertUsers, type UserInput } from './users-store.js';
+import { mapLimit } from '../runtime/map-limit.js';
 
 export const MAX_IMPORT_ROWS = 50_000;
 /** scrypt costs ~50 ms and 32 MiB per hash: a few at a time keep the event loop and memory sane. */
@@ -414,22 +415,4 @@ function canonicalTimeZone(zone: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

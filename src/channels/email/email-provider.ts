@@ -9,6 +9,7 @@ import { emailHtml } from './email-layout.js';
 import { composeMessage } from './mime-message.js';
 import { smtpDeliveryError } from './smtp-error.js';
 import { SmtpPool } from './smtp-pool.js';
+import { mapLimit } from '../../runtime/map-limit.js';
 
 export interface EmailProviderOptions {
   /** `smtp://` (STARTTLS when offered) or `smtps://`, with `user:pass@` for AUTH. */
@@ -83,18 +84,9 @@ export class EmailProvider implements ChannelProvider {
   }
 
   async send(batch: readonly OutboundMessage[]): Promise<SendOutcome[]> {
-    const outcomes: SendOutcome[] = new Array<SendOutcome>(batch.length);
-    let next = 0;
     // As many mails in flight as the pool has connections: the rest wait here rather than
     // in the pool's queue, so a batch never holds more composed messages than it can send.
-    const lane = async (): Promise<void> => {
-      while (next < batch.length) {
-        const i = next++;
-        outcomes[i] = await this.sendOne(batch[i]!);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, batch.length) }, lane));
-    return outcomes;
+    return mapLimit(batch, this.concurrency, (m) => this.sendOne(m));
   }
 
   /** Closes the pooled connections; mails still in flight finish first. Idempotent. */

@@ -1,4 +1,5 @@
 import { createOutboundHttp, type OutboundHttp } from '../../net/outbound-http.js';
+import { mapLimit } from '../../runtime/map-limit.js';
 import { sign } from '../../webhooks/standard-webhooks.js';
 import {
   DeliveryError,
@@ -70,16 +71,7 @@ export class WebhookProvider implements ChannelProvider {
   }
 
   async send(batch: readonly OutboundMessage[]): Promise<SendOutcome[]> {
-    const outcomes = new Array<SendOutcome>(batch.length);
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < batch.length) {
-        const i = next++;
-        outcomes[i] = await this.sendOne(batch[i]!);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.parallelism, batch.length) }, lane));
-    return outcomes;
+    return mapLimit(batch, this.parallelism, (m) => this.sendOne(m));
   }
 
   /** Waits for calls in flight, then closes pooled connections. Idempotent. */
