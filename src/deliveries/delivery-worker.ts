@@ -16,6 +16,7 @@ import {
   FailoverProvider,
   splitProviderMessageId,
 } from '../channels/resilience/failover-provider.js';
+import { sendSafely } from '../channels/resilience/delivery-outcomes.js';
 import { newId } from '../store/ids.js';
 import type { Metrics } from '../ops/metrics.js';
 import { getMessage, type StoredMessage } from '../messages/messages-store.js';
@@ -127,19 +128,11 @@ export async function deliverJobs(
     byProvider.set(provider, list);
   }
   for (const [provider, list] of byProvider) {
-    let results: SendOutcome[];
-    try {
-      results = await provider.send(list.map((p) => p.outbound!));
-    } catch (err) {
-      // A provider must not throw; if one does, treat it as a transient failure of the batch.
-      const error = new DeliveryError(
-        `provider ${provider.name} threw: ${(err as Error).message}`,
-        'transient',
-        undefined,
-        { cause: err },
-      );
-      results = list.map(() => ({ ok: false, error }));
-    }
+    // A provider that throws or miscounts fails the whole batch transiently (sendSafely).
+    const results = await sendSafely(
+      provider,
+      list.map((p) => p.outbound!),
+    );
     list.forEach((p, i) => outcomes.set(p.delivery.id, attribute(provider, results[i]!)));
   }
   const finished = clock();

@@ -121,6 +121,30 @@ describe('delivery: attempts, retries, permanent failures and dead letters', () 
     assert.equal(sms.calls.length, 1);
   });
 
+  it('takes a provider that answers the wrong number of outcomes as a transient failure', async () => {
+    let calls = 0;
+    const miscounting: ChannelProvider = {
+      name: 'miscounting-sms',
+      async send(batch) {
+        calls++;
+        if (calls === 1) return []; // a provider bug: no outcome for the message
+        return batch.map(() => ({ ok: true, status: 'sent', providerMessageId: 'p-2' }));
+      },
+    };
+    t.herald.providers.register('sms', miscounting);
+    try {
+      const id = await sendSms();
+      const d = await finalDelivery(id);
+      assert.equal(d.status, 'sent');
+      assert.equal(d.attempts, 2);
+      const detail = await jwc('GET', `/v1/messages/${id}/deliveries/${d.id}`);
+      assert.equal(detail.body.attemptLog[0].outcome, 'transient');
+      assert.match(detail.body.attemptLog[0].error, /returned 0 outcomes for 1 messages/);
+    } finally {
+      t.herald.providers.register('sms', sms);
+    }
+  });
+
   it('fails a delivery whose template cannot render, naming the problem, and never calls the provider', async () => {
     const id = await sendSms({ room: 'A201' });
     const d = await finalDelivery(id);
