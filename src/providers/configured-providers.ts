@@ -248,10 +248,6 @@ export class DrainableProvider implements ChannelProvider {
     this.name = inner.name;
   }
 
-  get sending(): number {
-    return this.inFlight;
-  }
-
   async send(batch: readonly OutboundMessage[]): Promise<SendOutcome[]> {
     this.inFlight++;
     try {
