@@ -35,7 +35,7 @@ export interface CallbackEventData {
   readonly status: string;
   /** The category (message.accepted only). */
   readonly category?: string;
-  /** Why a delivery was suppressed, failed or died (`no-address`, `preference-off`, `max-attempts` …). */
+  /** Why a delivery was suppressed, failed or died (`no-address`, `opted-out`, `max-attempts` …). */
   readonly reason?: string;
   readonly attempts?: number;
   readonly provider?: string;
