@@ -135,11 +135,11 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
       perMessage.push({ work, rows: planned });
     }
     const lanes = new Map(small.map(({ work }) => [work.message.id, work.message.priority]));
-    const owners = new Map(small.map(({ work }) => [work.message.id, work.owner]));
+    const ownerOfMessage = new Map(small.map(({ work }) => [work.message.id, work.owner]));
     const quota: QuotaCharge = {
       day: quotaDay(now, deps.timezone),
       now,
-      ownerOf: (messageId) => owners.get(messageId),
+      ownerOf: (messageId) => ownerOfMessage.get(messageId),
     };
     const { created, exceeded } = await db.transaction().execute(async (tx) => {
       const { created, reached, exceeded } = await writeDeliveries(
