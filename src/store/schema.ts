@@ -260,6 +260,27 @@ export interface QueueJobsTable {
   created_at: number;
 }
 
+/**
+ * The RabbitMQ queue's transactional outbox: jobs written in the caller's transaction, waiting
+ * for the relay to publish them (migration 004).
+ */
+export interface BrokerOutboxTable {
+  id: Generated<number>;
+  /** The job's id when it already has one (a retry); else the job's id is `id`. */
+  job_id: number | null;
+  topic: string;
+  lane: Priority;
+  payload: string;
+  available_at: number;
+  max_deliveries: number;
+  /** Leases the job had before this publication. */
+  deliveries: number;
+  last_error: string | null;
+  created_at: number;
+  claim_token: string | null;
+  claimed_until: number | null;
+}
+
 export interface QueueDeadJobsTable {
   id: number;
   topic: string;
@@ -323,6 +344,7 @@ export interface Database {
   settings: SettingsTable;
   queue_jobs: QueueJobsTable;
   queue_dead_jobs: QueueDeadJobsTable;
+  broker_outbox: BrokerOutboxTable;
   provider_configs: ProviderConfigsTable;
   quota_usage: QuotaUsageTable;
 }
