@@ -36,6 +36,8 @@ import { authRoutes } from './auth/auth-routes.js';
 import { deleteExpiredSessions } from './auth/sessions-store.js';
 import { Ingest } from './messages/ingest.js';
 import { messagesRoutes } from './messages/messages-routes.js';
+import { AmqpIngress } from './ingress/amqp-ingress.js';
+import { ingressOutcomeCounter } from './ingress/ingress-metrics.js';
 import { IngestQuotaGate } from './quotas/ingest-quota-gate.js';
 import { quotaRoutes } from './quotas/quota-routes.js';
 import { idempotencyRecords } from './messages/idempotency-store.js';
@@ -62,6 +64,8 @@ export interface Herald {
   readonly server: Server;
   readonly db: Db;
   readonly queue: Queue;
+  /** The group-commit ingest behind POST /v1/messages (the AMQP ingress feeds it too). */
+  readonly ingest: Ingest;
   readonly providers: ProviderRegistry;
   readonly log: Logger;
   /** Set when this start generated the admin token: show it once. */
@@ -190,6 +194,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   let workers: Workers | null = null;
+  let ingress: AmqpIngress | null = null;
   const timers: NodeJS.Timeout[] = [];
 
   return {
@@ -197,6 +202,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     server,
     db,
     queue,
+    ingest,
     providers,
     log,
     generatedAdminToken,
@@ -243,6 +249,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         );
       }
       ready = true;
+      if ((role === 'api' || role === 'all') && config.brokerUrl && config.amqpIngress) {
+        const outcomes = ingressOutcomeCounter(metrics.registry);
+        ingress = new AmqpIngress({
+          url: config.brokerUrl,
+          db,
+          ingest,
+          log,
+          clock,
+          bodyLimitBytes: config.bodyLimitBytes,
+          onOutcome: (outcome) => outcomes.inc({ outcome }),
+        });
+        // Not awaited: HTTP serves while the broker is away; the ingress connects with backoff.
+        void ingress.start().catch(() => undefined);
+      }
       if (role === 'api' || role === 'all') {
         return server.listen({ port: config.port, host: config.host });
       }
@@ -250,6 +270,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     async close() {
       ready = false;
+      await ingress?.stop();
       for (const t of timers) clearInterval(t);
       await server.close();
       await workers?.stop();

@@ -13,6 +13,8 @@ export interface Config {
   readonly databaseUrl: string;
   /** Empty → embedded queue; `amqp://…` → RabbitMQ (scale-out issue). */
   readonly brokerUrl: string;
+  /** With a broker: `api`/`all` processes consume the AMQP ingress (docs/amqp-ingress.md). */
+  readonly amqpIngress: boolean;
   /** Empty → generated on first start, stored (hashed) and printed once. */
   readonly adminToken: string;
   readonly demo: boolean;
@@ -128,6 +130,10 @@ export const CONFIG_SPEC = {
   HERALD_BROKER_URL: url(
     ['amqp:', 'amqps:'],
     'Empty: the embedded durable queue. amqp://… selects RabbitMQ.',
+  ),
+  HERALD_AMQP_INGRESS: bool(
+    true,
+    'With HERALD_BROKER_URL: api and all processes take messages from the AMQP exchange herald.ingress (false: HTTP only).',
   ),
   HERALD_ADMIN_TOKEN: {
     doc: 'Admin API token. Empty: generated on first start, stored hashed, printed once.',
@@ -267,6 +273,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: values.HERALD_DATA_DIR as string,
     databaseUrl: values.HERALD_DATABASE_URL as string,
     brokerUrl: values.HERALD_BROKER_URL as string,
+    amqpIngress: values.HERALD_AMQP_INGRESS as boolean,
     adminToken: values.HERALD_ADMIN_TOKEN as string,
     demo: values.HERALD_DEMO as boolean,
     sandbox: values.HERALD_SANDBOX as boolean,

@@ -66,3 +66,18 @@ export class Problem extends Error {
 export function notFound(what: string): Problem {
   return new Problem('not-found', `${what} was not found`);
 }
+
+/**
+ * The RFC 9457 members of a problem as a plain object (what `application/problem+json`
+ * carries), for answers that do not go through Fastify (the AMQP ingress replies).
+ */
+export function problemDocument(problem: Problem): Record<string, unknown> {
+  return {
+    type: `https://herald.dev/problems/${problem.code}`,
+    title: problem.title,
+    status: problem.status,
+    code: problem.code,
+    ...(problem.detail !== undefined ? { detail: problem.detail } : {}),
+    ...problem.extensions,
+  };
+}

@@ -3,41 +3,13 @@ import type { Db } from '../store/database.js';
 import type { Server } from '../http/server-types.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import { Problem, notFound } from '../http/problem.js';
-import {
-  AudienceSchema,
-  ChannelSchema,
-  LocaleSchema,
-  Page,
-  ProblemSchema,
-  problemResponses,
-} from '../http/schemas.js';
+import { ChannelSchema, Page, ProblemSchema, problemResponses } from '../http/schemas.js';
 import { countDeliveries, getMessage, listMessages, type StoredMessage } from './messages-store.js';
 import { attemptsOf, getDelivery, listDeliveries } from '../deliveries/deliveries-store.js';
 import { getSourceById } from '../sources/sources-store.js';
 import type { Ingest } from './ingest.js';
+import { SendBodySchema } from './send-body.js';
 import { FINAL_STATUSES } from '../deliveries/deliveries-store.js';
-
-const SendBodySchema = Type.Object(
-  {
-    category: Type.String({ minLength: 1, maxLength: 64, examples: ['exam.reminder'] }),
-    to: AudienceSchema,
-    data: Type.Optional(
-      Type.Record(Type.String(), Type.Unknown(), { description: 'Template variables' }),
-    ),
-    channels: Type.Optional(
-      Type.Array(ChannelSchema, {
-        minItems: 1,
-        maxItems: 9,
-        description: "Default: the category's (or each user's) channels",
-      }),
-    ),
-    locale: Type.Optional(LocaleSchema),
-    sendAt: Type.Optional(
-      Type.String({ format: 'date-time', description: 'Hold the message until then' }),
-    ),
-  },
-  { additionalProperties: false },
-);
 
 const AcceptedSchema = Type.Object({
   id: Type.String(),

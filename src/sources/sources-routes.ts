@@ -8,6 +8,7 @@ import { problemResponses, ProblemSchema } from '../http/schemas.js';
 import {
   createApiKey,
   deleteSource,
+  getSourceByAmqpUser,
   getSourceByKey,
   insertSource,
   listApiKeys,
@@ -23,6 +24,14 @@ import { QuotasSchema, type Quotas } from '../quotas/quotas.js';
 
 const KeyPattern = '^[a-z][a-z0-9_-]{1,31}$';
 
+const AmqpUserSchema = Type.Union(
+  [Type.String({ minLength: 1, maxLength: 255, pattern: '^\\S+$' }), Type.Null()],
+  {
+    description:
+      'RabbitMQ user whose messages on the AMQP ingress are from this source (their `user_id` property, checked by the broker); null → none. See docs/amqp-ingress.md',
+  },
+);
+
 const SourceSchema = Type.Object({
   key: Type.String(),
   name: Type.String(),
@@ -30,6 +39,7 @@ const SourceSchema = Type.Object({
   quotas: QuotasSchema,
   emailFrom: EmailSenderSchema("Sender of this source's email (wins over the category's)"),
   emailReplyTo: EmailSenderSchema("Reply-To of this source's email (wins over the category's)"),
+  amqpUser: AmqpUserSchema,
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -50,6 +60,7 @@ const sourceView = (s: Source) => ({
   quotas: { ...s.quotas },
   emailFrom: s.emailFrom,
   emailReplyTo: s.emailReplyTo,
+  amqpUser: s.amqpUser,
   createdAt: iso(s.createdAt)!,
   updatedAt: iso(s.updatedAt)!,
 });
@@ -85,6 +96,14 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       return message === null ? [] : [{ path: `body/${field}`, message }];
     });
     if (errors.length > 0) throw new Problem('validation-failed', errors[0]!.message, { errors });
+  }
+
+  /** One RabbitMQ user names one source. */
+  async function checkAmqpUser(user: string | null | undefined, sourceKey: string): Promise<void> {
+    if (!user) return;
+    const owner = await getSourceByAmqpUser(db, user);
+    if (owner && owner.key !== sourceKey)
+      throw new Problem('conflict', `The RabbitMQ user ${user} already names source ${owner.key}`);
   }
 
   async function mustGet(key: string): Promise<Source> {
@@ -126,6 +145,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
             quotas: Type.Optional(QuotasSchema),
             emailFrom: Type.Optional(EmailSenderSchema("Sender of this source's email")),
             emailReplyTo: Type.Optional(EmailSenderSchema("Reply-To of this source's email")),
+            amqpUser: Type.Optional(AmqpUserSchema),
           },
           { additionalProperties: false },
         ),
@@ -138,11 +158,12 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       },
     },
     async (request, reply) => {
-      const { key, name, categories, quotas, emailFrom, emailReplyTo } = request.body;
+      const { key, name, categories, quotas, emailFrom, emailReplyTo, amqpUser } = request.body;
       checkSenders(request.body);
       await checkCategories(categories);
       if (await getSourceByKey(db, key))
         throw new Problem('conflict', `Source ${key} already exists`);
+      await checkAmqpUser(amqpUser, key);
       const source = await insertSource(
         db,
         {
@@ -152,6 +173,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
           ...(quotas ? { quotas: quotas as Quotas } : {}),
           ...(emailFrom !== undefined ? { emailFrom } : {}),
           ...(emailReplyTo !== undefined ? { emailReplyTo } : {}),
+          ...(amqpUser !== undefined ? { amqpUser } : {}),
         },
         deps.clock(),
       );
@@ -179,7 +201,8 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       onRequest: guards.admin,
       schema: {
         tags: ['sources'],
-        summary: "Change a source's name, allowed categories, quotas or email sender",
+        summary:
+          "Change a source's name, allowed categories, quotas, email sender or RabbitMQ user",
         params: Type.Object({ key: Type.String() }),
         body: Type.Object(
           {
@@ -188,16 +211,23 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
             quotas: Type.Optional(QuotasSchema),
             emailFrom: Type.Optional(EmailSenderSchema("Sender of this source's email")),
             emailReplyTo: Type.Optional(EmailSenderSchema("Reply-To of this source's email")),
+            amqpUser: Type.Optional(AmqpUserSchema),
           },
           { additionalProperties: false },
         ),
-        response: { 200: SourceSchema, ...problemResponses, 422: ProblemSchema },
+        response: {
+          200: SourceSchema,
+          ...problemResponses,
+          409: ProblemSchema,
+          422: ProblemSchema,
+        },
       },
     },
     async (request) => {
-      const { name, categories, quotas, emailFrom, emailReplyTo } = request.body;
+      const { name, categories, quotas, emailFrom, emailReplyTo, amqpUser } = request.body;
       checkSenders(request.body);
       if (categories) await checkCategories(categories);
+      await checkAmqpUser(amqpUser, request.params.key);
       const updated = await updateSource(
         db,
         request.params.key,
@@ -207,6 +237,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
           ...(quotas ? { quotas: quotas as Quotas } : {}),
           ...(emailFrom !== undefined ? { emailFrom } : {}),
           ...(emailReplyTo !== undefined ? { emailReplyTo } : {}),
+          ...(amqpUser !== undefined ? { amqpUser } : {}),
         },
         deps.clock(),
       );

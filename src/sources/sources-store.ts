@@ -15,6 +15,8 @@ export interface Source {
   /** Email sender of this source's messages; null → the category's, else HERALD_SMTP_FROM. */
   readonly emailFrom: string | null;
   readonly emailReplyTo: string | null;
+  /** RabbitMQ user whose broker-validated `user_id` names this source on the AMQP ingress. */
+  readonly amqpUser: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -38,6 +40,7 @@ function toSource(r: SourceRow): Source {
     quotas: parseQuotas(r.quotas),
     emailFrom: r.email_from,
     emailReplyTo: r.email_reply_to,
+    amqpUser: r.amqp_user,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
@@ -58,6 +61,16 @@ export async function getSourceById(db: Db, id: string): Promise<Source | null> 
   return row ? toSource(row) : null;
 }
 
+/** The source a RabbitMQ user publishes for (AMQP ingress), if one is mapped to it. */
+export async function getSourceByAmqpUser(db: Db, user: string): Promise<Source | null> {
+  const row = await db
+    .selectFrom('sources')
+    .selectAll()
+    .where('amqp_user', '=', user)
+    .executeTakeFirst();
+  return row ? toSource(row) : null;
+}
+
 export async function insertSource(
   db: Db,
   input: {
@@ -67,6 +80,7 @@ export async function insertSource(
     quotas?: Quotas;
     emailFrom?: string | null;
     emailReplyTo?: string | null;
+    amqpUser?: string | null;
   },
   now: number,
 ): Promise<Source> {
@@ -81,6 +95,7 @@ export async function insertSource(
     quotas: JSON.stringify(input.quotas ?? {}),
     email_from: input.emailFrom ?? null,
     email_reply_to: input.emailReplyTo ?? null,
+    amqp_user: input.amqpUser ?? null,
     created_at: now,
     updated_at: now,
   };
@@ -97,6 +112,7 @@ export async function updateSource(
     quotas?: Quotas;
     emailFrom?: string | null;
     emailReplyTo?: string | null;
+    amqpUser?: string | null;
   },
   now: number,
 ): Promise<Source | null> {
@@ -108,6 +124,7 @@ export async function updateSource(
       ...(patch.quotas !== undefined ? { quotas: JSON.stringify(patch.quotas) } : {}),
       ...(patch.emailFrom !== undefined ? { email_from: patch.emailFrom } : {}),
       ...(patch.emailReplyTo !== undefined ? { email_reply_to: patch.emailReplyTo } : {}),
+      ...(patch.amqpUser !== undefined ? { amqp_user: patch.amqpUser } : {}),
       updated_at: now,
     })
     .where('key', '=', key)

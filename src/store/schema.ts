@@ -74,6 +74,8 @@ export interface SourcesTable {
   /** Sender of this source's email (overrides the category's and HERALD_SMTP_FROM). */
   email_from: string | null;
   email_reply_to: string | null;
+  /** RabbitMQ user whose broker-validated `user_id` names this source (AMQP ingress). */
+  amqp_user: string | null;
   created_at: number;
   updated_at: number;
 }
