@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.js';
+import { inTransaction } from '../store/transaction.js';
 import type { JobInput, LeasedJob, Queue } from '../queue/queue.js';
 import type { Clock } from '../time/clock.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -171,7 +172,7 @@ export async function sendCallbackJobs(
     }
   }
 
-  await db.transaction().execute(async (tx) => {
+  await inTransaction(db, async (tx) => {
     if (enqueue.length > 0) await queue.enqueue(enqueue, tx);
     await queue.ack(ack, tx);
     for (const { job, reason } of dead) await queue.deadLetter(job, reason, tx);

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import type { Db } from '../store/database.js';
+import { inTransaction } from '../store/transaction.js';
 import type { Clock } from '../time/clock.js';
 import type { Queue } from '../queue/queue.js';
 import type { Server } from '../http/server-types.js';
@@ -92,7 +93,7 @@ export function deadLettersRoutes(app: Server, deps: DeadLettersRoutesDeps): voi
       const message = await getMessage(db, dead.messageId);
       if (!message) throw notFound(`Message ${dead.messageId}`);
       const now = deps.clock();
-      const redriven = await db.transaction().execute(async (tx) => {
+      const redriven = await inTransaction(db, async (tx) => {
         if (!(await markRedriven(tx, dead.id, dead.deliveryId, now))) return false;
         const payload: DeliverJobPayload = { deliveryIds: [dead.deliveryId] };
         await deps.queue.enqueue(

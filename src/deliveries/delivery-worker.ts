@@ -1,6 +1,7 @@
 import { setImmediate } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../store/database.js';
+import { inTransaction } from '../store/transaction.js';
 import type { DeadLettersTable, DeliveriesTable, DeliveryAttemptsTable } from '../store/schema.js';
 import type { JobInput, LeasedJob, Queue } from '../queue/queue.js';
 import type { Clock } from '../time/clock.js';
@@ -145,7 +146,9 @@ export async function deliverJobs(
     string,
     { channel: string; lane: LeasedJob['lane']; at: number; ids: string[] }
   >();
-  const scheduleRetry = (d: DeliveriesTable, at: number) => {
+  const scheduleRetry = (d: DeliveriesTable, exactAt: number) => {
+    // Rounded up to a quarter second, so retries that fall close together travel in one job.
+    const at = Math.ceil(exactAt / RETRY_GRANULARITY_MS) * RETRY_GRANULARITY_MS;
     const lane = context.messages.get(d.message_id)!.priority;
     const key = `${d.channel}\u0000${lane}\u0000${at}`;
     const group = retries.get(key) ?? { channel: d.channel, lane, at, ids: [] };
@@ -264,7 +267,7 @@ export async function deliverJobs(
       });
     }
   }
-  const { recorded, fallbackResult } = await db.transaction().execute(async (tx) => {
+  const { recorded, fallbackResult } = await inTransaction(db, async (tx) => {
     // Only outcomes that change a still-queued delivery count: another worker whose lease
     // this one outlived may have recorded the delivery already. The attempt itself happened
     // and is kept; its retry, dead letter, callback event and fallback would be wrong.
@@ -368,7 +371,7 @@ async function buryPoisoned(deps: DeliveryWorkerDeps, jobs: readonly LeasedJob[]
     providerMessageId: null,
     locale: null,
   }));
-  const applied = await deps.db.transaction().execute(async (tx) => {
+  const applied = await inTransaction(deps.db, async (tx) => {
     const applied = await applyDeliveryUpdates(tx, buried, now);
     await deps.callbackEmitter?.deliveriesUpdated(
       tx,
@@ -403,6 +406,8 @@ async function buryPoisoned(deps: DeliveryWorkerDeps, jobs: readonly LeasedJob[]
  * keeps a circuit open): past a day, held-back tries count as failed attempts again.
  */
 const MAX_HOLD_BACK_MS = 24 * 3600_000;
+
+const RETRY_GRANULARITY_MS = 250;
 
 /**
  * The provider that answered: a failover names the member that sent in its message id

@@ -1,6 +1,7 @@
 import { setImmediate } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../store/database.js';
+import { inTransaction } from '../store/transaction.js';
 import type { DeliveriesTable } from '../store/schema.js';
 import type { JobInput, LeasedJob, Queue } from '../queue/queue.js';
 import type { Clock } from '../time/clock.js';
@@ -141,7 +142,7 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
       now,
       ownerOf: (messageId) => ownerOfMessage.get(messageId),
     };
-    const { created, exceeded } = await db.transaction().execute(async (tx) => {
+    const { created, exceeded } = await inTransaction(db, async (tx) => {
       const { created, reached, exceeded } = await writeDeliveries(
         queue,
         tx,
@@ -188,7 +189,7 @@ async function fanOutLarge(deps: FanoutDeps, work: Work, batchSize: number): Pro
       now,
       ownerOf: () => work.owner,
     };
-    const { created, exceeded } = await db.transaction().execute(async (tx) => {
+    const { created, exceeded } = await inTransaction(db, async (tx) => {
       const { created, reached, exceeded } = await writeDeliveries(
         queue,
         tx,
@@ -223,7 +224,7 @@ async function fanOutLarge(deps: FanoutDeps, work: Work, batchSize: number): Pro
     }
   }
   // The audience ended exactly on a batch boundary (or was empty).
-  await db.transaction().execute(async (tx) => {
+  await inTransaction(db, async (tx) => {
     await setFanoutProgress(
       tx,
       message.id,

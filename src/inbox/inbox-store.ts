@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../store/database.js';
+import { inTransaction } from '../store/transaction.js';
 import type { InboxItemsTable } from '../store/schema.js';
 
 export interface InboxItem {
@@ -169,7 +170,7 @@ export async function markRead(
   now: number,
   onRead?: OnRead,
 ): Promise<InboxItem | null> {
-  return db.transaction().execute(async (tx) => {
+  return inTransaction(db, async (tx) => {
     const changed = await tx
       .updateTable('inbox_items')
       .set({ read_at: now })
@@ -207,7 +208,7 @@ export async function markAllRead(
       .executeTakeFirst();
     return Number(res.numUpdatedRows);
   }
-  return db.transaction().execute(async (tx) => {
+  return inTransaction(db, async (tx) => {
     const changed = await tx
       .updateTable('inbox_items')
       .set({ read_at: now })

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db, Tx } from '../store/database.js';
+import { inTransaction } from '../store/transaction.js';
 import type { Queue } from '../queue/queue.js';
 import type { Clock } from '../time/clock.js';
 import type { MessagesTable } from '../store/schema.js';
@@ -122,7 +123,7 @@ export class Ingest {
     const now = this.clock();
     const outcomes = new Map<Pending, Accepted | Problem>();
     let accepted = 0;
-    await this.db.transaction().execute(async (tx) => {
+    await inTransaction(this.db, async (tx) => {
       // 1. Idempotency: answer replays and conflicts before any validation (Stripe semantics).
       const keyed = batch.filter((p) => p.request.idempotencyKey !== null);
       const seen = new Map<string, Pending>();
