@@ -168,9 +168,8 @@ export function providersRoutes(app: Server, deps: ProvidersRoutesDeps): void {
       }
       const limits = (body.limits ?? {}) as ProviderLimits;
       check(kind, body.settings, secrets, limits);
-      if (await getProviderConfig(db, body.name)) {
-        throw new Problem('conflict', `Provider ${body.name} already exists`);
-      }
+      const conflict = () => new Problem('conflict', `Provider ${body.name} already exists`);
+      if (await getProviderConfig(db, body.name)) throw conflict();
       const created = await db.transaction().execute((tx) =>
         insertProviderConfig(
           tx,
@@ -187,6 +186,8 @@ export function providersRoutes(app: Server, deps: ProvidersRoutesDeps): void {
           clock(),
         ),
       );
+      // Taken between the check and the insert by a concurrent create.
+      if (!created) throw conflict();
       changes.announce();
       return reply
         .code(201)

@@ -93,11 +93,12 @@ export async function getProviderConfig(db: Db, name: string): Promise<ProviderC
   return row ? toConfig(row) : null;
 }
 
+/** Inserts a provider; null when the name is taken (also by a concurrent insert). */
 export async function insertProviderConfig(
   tx: Tx,
   input: ProviderConfigInput,
   now: number,
-): Promise<ProviderConfig> {
+): Promise<ProviderConfig | null> {
   const row: ProviderConfigsTable = {
     id: newId(now),
     name: input.name,
@@ -112,7 +113,12 @@ export async function insertProviderConfig(
     created_at: now,
     updated_at: now,
   };
-  await tx.insertInto('provider_configs').values(row).execute();
+  const inserted = await tx
+    .insertInto('provider_configs')
+    .values(row)
+    .onConflict((oc) => oc.column('name').doNothing())
+    .executeTakeFirst();
+  if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) return null;
   await bumpProvidersVersion(tx, now);
   return toConfig(row);
 }

@@ -65,7 +65,8 @@ export function startWorkers(deps: WorkerDeps): Workers {
         name: 'callbacks',
         queue,
         topics: [CALLBACK_TOPIC],
-        maxJobs: 8,
+        // Few jobs per lease (≤ 100 events each): slow receivers must not outlast the longest hold.
+        maxJobs: 2,
         leaseMs,
         handle: (jobs) => sendCallbackJobs({ ...deps, ...callbackDelivery }, jobs),
         log,
