@@ -1,11 +1,8 @@
-import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { ConfigError } from './config/config.js';
-import { openSqlite } from './store/sqlite/open-sqlite.js';
-import { migrateToLatest } from './store/migrate.js';
-import { sqliteDialect } from './store/sql-dialect.js';
+import { openStore } from './store/open-store.js';
 import type { Db } from './store/database.js';
 import { EmbeddedQueue } from './queue/embedded/embedded-queue.js';
 import type { Queue } from './queue/queue.js';
@@ -94,11 +91,6 @@ const VERSION = (
 
 /** The composition root: every adapter is chosen and wired here, and only here. */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<Herald> {
-  if (config.databaseUrl) {
-    throw new ConfigError(
-      'HERALD_DATABASE_URL (PostgreSQL) is not supported by this version yet; leave it empty for SQLite.',
-    );
-  }
   if (config.brokerUrl) {
     throw new ConfigError(
       'HERALD_BROKER_URL (RabbitMQ) is not supported by this version yet; leave it empty for the embedded queue.',
@@ -109,8 +101,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     options.logger ??
     pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] });
 
-  const { db } = openSqlite(join(config.dataDir, 'herald.db'));
-  await migrateToLatest(db, sqliteDialect);
+  const store = await openStore(config, { migrate: true, log, applicationName: 'herald' });
+  const { db, signals } = store;
 
   const generatedAdminToken = await ensureAdminToken(db, config);
   const adminHash = config.adminToken
@@ -118,21 +110,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     : await readSetting(db, 'admin_token_hash');
   if (!adminHash) throw new Error('admin token hash missing after initialisation');
 
-  // Queue wake-ups and inbox signals also reach the worker thread (`herald all`): channels are
-  // named after the database file, so Herald instances in one process stay apart.
-  const dbFile = join(config.dataDir, 'herald.db');
-  const queue = new EmbeddedQueue(db, clock, dbFile);
+  // Queue wake-ups, inbox signals and invalidations reach everyone on this database: the
+  // worker thread of `herald all`, and on PostgreSQL the other processes (LISTEN/NOTIFY).
+  const queue = new EmbeddedQueue(db, clock, signals);
   const metrics = new Metrics({ queue, processMetrics: true });
-  const hub = new InboxHub(dbFile);
+  const hub = new InboxHub(signals);
   const renderer = new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' });
-  const providers = buildProviders(config, db, hub, clock, log);
+  const providers = buildProviders(config, db, hub, clock, log, signals);
   metrics.providerCircuits(() => providers.circuits());
-  const providerChanges = new ProviderChanges(dbFile);
+  const providerChanges = new ProviderChanges(signals);
   const callbacks = createCallbacks({
     queue,
     clock,
     allowCidrs: config.outboundAllowCidrs,
-    channel: dbFile,
+    channel: signals,
     retry: { baseMs: config.callbackRetryBaseMs, capMs: config.callbackRetryCapMs },
   });
   const ingest = new Ingest(
@@ -279,7 +270,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       providerChanges.close();
       await queue.close();
       hub.close();
-      await db.destroy();
+      await store.close();
     },
   };
 }
@@ -298,11 +289,13 @@ async function ensureAdminToken(db: Db, config: Config): Promise<string | null> 
   if (config.adminToken) return null;
   if (await readSetting(db, 'admin_token_hash')) return null;
   const token = newToken('ha');
-  await db
+  const res = await db
     .insertInto('settings')
     .values({ key: 'admin_token_hash', value: sha256(token) })
-    .execute();
-  return token;
+    // Another process on the same PostgreSQL database may be starting too: its token wins.
+    .onConflict((oc) => oc.column('key').doNothing())
+    .executeTakeFirst();
+  return (res.numInsertedOrUpdatedRows ?? 0n) > 0n ? token : null;
 }
 
 /** Seeds the demo university into an empty database and creates one API key per source. */

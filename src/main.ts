@@ -5,10 +5,7 @@
  */
 import { buildApp, DEMO_EXAMPLES, type Herald, type Role } from './app.js';
 import { ConfigError, loadConfig } from './config/config.js';
-import { openSqlite } from './store/sqlite/open-sqlite.js';
-import { migrateToLatest } from './store/migrate.js';
-import { sqliteDialect } from './store/sql-dialect.js';
-import { join } from 'node:path';
+import { openStore } from './store/open-store.js';
 
 const ROLES: readonly string[] = ['all', 'api', 'worker', 'scheduler'];
 
@@ -58,10 +55,10 @@ async function main(): Promise<void> {
   const command = process.argv[2] ?? 'all';
   const config = loadConfig();
   if (command === 'migrate') {
-    const { db } = openSqlite(join(config.dataDir, 'herald.db'));
-    const applied = await migrateToLatest(db, sqliteDialect);
+    const store = await openStore(config, { migrate: true, applicationName: 'herald migrate' });
+    const { applied } = store;
     console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date.');
-    await db.destroy();
+    await store.close();
     return;
   }
   if (!ROLES.includes(command)) {

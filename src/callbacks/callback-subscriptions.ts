@@ -1,4 +1,4 @@
-import { BroadcastChannel } from 'node:worker_threads';
+import { threadSignals, type PeerSignals } from '../runtime/peer-signals.js';
 import type { Db } from '../store/database.js';
 import type { Clock } from '../time/clock.js';
 import { listCallbackSubscriptions } from '../sources/sources-store.js';
@@ -12,10 +12,11 @@ export interface CallbackSubscriptionsOptions {
   /** Longest time a cached answer is used. Default 2 s. */
   readonly ttlMs?: number;
   /**
-   * When set, an `invalidate()` here also invalidates the caches of other threads of this
-   * process with the same channel name (the API changes a callback, the worker thread emits).
+   * When set, an `invalidate()` here also invalidates the caches elsewhere on this database
+   * (the API changes a callback, a worker thread or process emits): the store's peer signals,
+   * or a name for BroadcastChannels between this process's threads.
    */
-  readonly channel?: string;
+  readonly channel?: PeerSignals | string;
 }
 
 /**
@@ -28,15 +29,17 @@ export class CallbackSubscriptions {
   private cached: Subscriptions = new Map();
   private loadedAt = Number.NEGATIVE_INFINITY;
   private readonly ttlMs: number;
-  private readonly peers: BroadcastChannel | null;
+  private readonly peers: PeerSignals | null;
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly opts: CallbackSubscriptionsOptions) {
     this.ttlMs = opts.ttlMs ?? 2_000;
-    this.peers = opts.channel ? new BroadcastChannel(`herald-callbacks:${opts.channel}`) : null;
-    if (this.peers) {
-      this.peers.onmessage = () => this.markStale();
-      this.peers.unref();
-    }
+    const channel = opts.channel;
+    this.peers =
+      channel === undefined || typeof channel === 'object'
+        ? (channel ?? null)
+        : threadSignals(channel);
+    this.unsubscribe = this.peers?.subscribe('callbacks', () => this.markStale()) ?? (() => {});
   }
 
   /**
@@ -60,11 +63,12 @@ export class CallbackSubscriptions {
   /** Forget the cached answer here and in the other threads: a callback was changed. */
   invalidate(): void {
     this.markStale();
-    this.peers?.postMessage('changed');
+    this.peers?.publish('callbacks', 'changed');
   }
 
   close(): void {
-    this.peers?.close();
+    this.unsubscribe();
+    if (typeof this.opts.channel === 'string') void this.peers?.close();
   }
 
   private markStale(): void {

@@ -1,4 +1,5 @@
 import type { Queue } from '../queue/queue.js';
+import type { PeerSignals } from '../runtime/peer-signals.js';
 import type { Clock } from '../time/clock.js';
 import { createOutboundHttp } from '../net/outbound-http.js';
 import { CallbackSubscriptions } from './callback-subscriptions.js';
@@ -14,8 +15,8 @@ export interface CallbacksOptions {
   readonly clock: Clock;
   /** `config.outboundAllowCidrs`: internal networks receivers may be on. */
   readonly allowCidrs: readonly string[];
-  /** Names the cross-thread invalidation channel (the database file). */
-  readonly channel?: string;
+  /** Invalidations across threads and processes: the store's peer signals (or a channel name). */
+  readonly channel?: PeerSignals | string;
   readonly retry?: Partial<CallbackRetryPolicy>;
   readonly parallelism?: number;
 }

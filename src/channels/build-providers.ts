@@ -12,6 +12,7 @@ import { parseMailbox } from './email/email-headers.js';
 import { ConfiguredProviders } from '../providers/configured-providers.js';
 import { providerFactory } from '../providers/provider-factory.js';
 import { ProviderChanges } from '../providers/provider-changes.js';
+import type { PeerSignals } from '../runtime/peer-signals.js';
 
 /**
  * The channel providers: in-app always; per channel, the providers operators configure through
@@ -25,6 +26,8 @@ export function buildProviders(
   hub: InboxHub,
   clock: Clock,
   log?: Logger,
+  /** The store's peer signals: configuration changes made elsewhere are picked up at once. */
+  signals?: PeerSignals,
 ): ProviderRegistry {
   const providers = new ProviderRegistry(config.sandbox ? new SandboxProvider(db, clock) : null);
   providers.setDefault('in_app', new InAppProvider(db, hub, clock));
@@ -36,7 +39,7 @@ export function buildProviders(
         allowCidrs: config.outboundAllowCidrs,
         publicUrl: config.publicUrl,
       }),
-      changes: new ProviderChanges(join(config.dataDir, 'herald.db')),
+      changes: new ProviderChanges(signals ?? join(config.dataDir, 'herald.db')),
       ...(log ? { log } : {}),
     }),
   );

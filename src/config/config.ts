@@ -11,6 +11,10 @@ export interface Config {
   readonly dataDir: string;
   /** Empty → SQLite in `dataDir`; `postgres://…` → PostgreSQL (scale-out issue). */
   readonly databaseUrl: string;
+  /** PostgreSQL: most connections each pool opens (the API and worker thread have one each). */
+  readonly databasePoolSize: number;
+  /** PostgreSQL: the server cancels a statement running longer than this. */
+  readonly databaseStatementTimeoutMs: number;
   /** Empty → embedded queue; `amqp://…` → RabbitMQ (scale-out issue). */
   readonly brokerUrl: string;
   /** With a broker: `api`/`all` processes consume the AMQP ingress (docs/amqp-ingress.md). */
@@ -125,7 +129,19 @@ export const CONFIG_SPEC = {
   HERALD_DATA_DIR: str('./data', 'Folder for the SQLite database (herald.db and its WAL files).'),
   HERALD_DATABASE_URL: url(
     ['postgres:', 'postgresql:'],
-    'Empty: SQLite in HERALD_DATA_DIR. postgres://… selects PostgreSQL.',
+    'Empty: SQLite in HERALD_DATA_DIR. postgres://… selects PostgreSQL (?schema=name: tables in that schema; see docs/scale-out.md).',
+  ),
+  HERALD_DATABASE_POOL_SIZE: int(
+    10,
+    1,
+    1000,
+    'PostgreSQL: most connections per pool (one pool per process, a second for the worker thread of `herald all`).',
+  ),
+  HERALD_DATABASE_STATEMENT_TIMEOUT_MS: int(
+    30_000,
+    100,
+    3_600_000,
+    'PostgreSQL: statements running longer are cancelled (the request gets a 503, a job is retried).',
   ),
   HERALD_BROKER_URL: url(
     ['amqp:', 'amqps:'],
@@ -272,6 +288,8 @@ export function loadConfig(env: Env = process.env): Config {
     host: values.HERALD_HOST as string,
     dataDir: values.HERALD_DATA_DIR as string,
     databaseUrl: values.HERALD_DATABASE_URL as string,
+    databasePoolSize: values.HERALD_DATABASE_POOL_SIZE as number,
+    databaseStatementTimeoutMs: values.HERALD_DATABASE_STATEMENT_TIMEOUT_MS as number,
     brokerUrl: values.HERALD_BROKER_URL as string,
     amqpIngress: values.HERALD_AMQP_INGRESS as boolean,
     adminToken: values.HERALD_ADMIN_TOKEN as string,

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../store/database.js';
+import { sqlDialectOf } from '../store/sql-dialect.js';
 import type { DeliveriesTable, DeliveryAttemptsTable, DeliveryStatus } from '../store/schema.js';
 
 export const FINAL_STATUSES: readonly DeliveryStatus[] = [
@@ -66,13 +67,16 @@ export async function applyDeliveryUpdates(
 ): Promise<Set<string>> {
   const applied = new Set<string>();
   const final = sql.join(FINAL_STATUSES.map((s) => sql.lit(s)));
+  // PostgreSQL types VALUES columns and CASE results from their contents: an untyped
+  // parameter would be text there, and text is not stored in integer or bigint columns.
+  const { typed } = sqlDialectOf(tx);
   for (let i = 0; i < updates.length; i += 500) {
     const rows = sql.join(
       updates
         .slice(i, i + 500)
         .map(
           (u) =>
-            sql`(${u.id}, ${u.status}, ${u.reason}, ${u.attempts}, ${u.lastError}, ${u.provider}, ${u.providerMessageId}, ${u.locale})`,
+            sql`(${u.id}, ${u.status}, ${u.reason}, ${typed(u.attempts, 'integer')}, ${u.lastError}, ${u.provider}, ${u.providerMessageId}, ${u.locale})`,
         ),
     );
     const res = await sql<{ id: string }>`
@@ -85,7 +89,7 @@ export async function applyDeliveryUpdates(
         provider_message_id = v.column7,
         locale = coalesce(v.column8, deliveries.locale),
         updated_at = ${now},
-        final_at = case when v.column2 in (${final}) then ${now} else null end
+        final_at = case when v.column2 in (${final}) then ${typed(now, 'bigint')} else null end
       from (values ${rows}) as v
       where deliveries.id = v.column1 and deliveries.status = 'queued'
       returning deliveries.id`.execute(tx);

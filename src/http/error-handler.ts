@@ -1,5 +1,19 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Problem, PROBLEM_TYPES, type ProblemCode } from './problem.js';
+import { isDatabaseUnavailable } from '../store/database-unavailable.js';
+
+/** Seconds a client should wait before retrying while the database is away (a restart). */
+const DATABASE_RETRY_AFTER_S = 2;
+
+/** The answer while the database cannot be reached: retry soon, nothing was done. */
+export function databaseUnavailable(): Problem {
+  return new Problem(
+    'unavailable',
+    'The database is not reachable right now; retry shortly',
+    {},
+    { 'Retry-After': String(DATABASE_RETRY_AFTER_S) },
+  );
+}
 
 interface ValidationIssue {
   readonly path: string;
@@ -46,6 +60,7 @@ export function toProblem(err: unknown): Problem {
       code === 'malformed-json' ? 'The request body is not valid JSON' : fe.message,
     );
   if (fe instanceof SyntaxError) return new Problem('malformed-json');
+  if (isDatabaseUnavailable(err)) return databaseUnavailable();
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const match = (Object.keys(PROBLEM_TYPES) as ProblemCode[]).find(
       (c) => PROBLEM_TYPES[c].status === fe.statusCode,
@@ -81,6 +96,8 @@ export function errorHandler(
   reply: FastifyReply,
 ): FastifyReply {
   const problem = toProblem(err);
-  if (problem.status >= 500) request.log.error({ err }, 'request failed');
+  // 503s are expected while the database restarts: a warning each, not an error report.
+  if (problem.status === 503) request.log.warn({ err }, 'request answered 503');
+  else if (problem.status >= 500) request.log.error({ err }, 'request failed');
   return sendProblem(request, reply, problem);
 }

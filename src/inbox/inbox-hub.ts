@@ -1,34 +1,48 @@
-import { BroadcastChannel } from 'node:worker_threads';
+import { threadSignals, type PeerSignals } from '../runtime/peer-signals.js';
+
 /** What changed in a user's inbox: a new item, or items marked read. */
 export type InboxSignal = 'item' | 'read';
 
 type Listener = (signal: InboxSignal) => void;
 
+const TOPIC = 'inbox';
+
 /**
- * In-process fan-in of inbox changes to open SSE streams. Only a wake-up: streams read the
- * items themselves (from their last sequence number), so nothing is lost or repeated when a
- * signal is missed, doubled or arrives out of order.
+ * Fan-in of inbox changes to the open SSE streams of this process. Only a wake-up: streams
+ * read the items themselves (from their last sequence number), so nothing is lost or repeated
+ * when a signal is missed, doubled or arrives out of order.
+ *
+ * Workers write inboxes wherever they run: publishes travel on the store's peer signals, so
+ * streams in every thread (SQLite) or every process (PostgreSQL LISTEN/NOTIFY) hear them.
  */
 export class InboxHub {
   private readonly listeners = new Map<string, Set<Listener>>();
-  /** Carries signals between threads of this process (workers write inboxes, the API streams). */
-  private readonly peers: BroadcastChannel | null;
+  private readonly signals: PeerSignals;
+  private readonly ownsSignals: boolean;
+  private readonly unsubscribe: () => void;
 
-  /** @param channel when set, hubs in other threads with the same channel name hear publishes. */
-  constructor(channel?: string) {
-    this.peers = channel ? new BroadcastChannel(`herald-inbox:${channel}`) : null;
-    if (this.peers) {
-      this.peers.onmessage = (event) => {
-        const { userId, signal } = (event as { data: { userId: string; signal: InboxSignal } })
-          .data;
-        this.notify(userId, signal);
-      };
-      this.peers.unref();
-    }
+  /**
+   * @param signals the store's peer signals; a name instead makes BroadcastChannels of that
+   *   name (this process's threads); none: only this hub's own streams hear its publishes.
+   */
+  constructor(signals?: PeerSignals | string) {
+    this.ownsSignals = typeof signals !== 'object';
+    this.signals = typeof signals === 'object' ? signals : threadSignals(signals);
+    this.unsubscribe = this.signals.subscribe(TOPIC, (message) => {
+      if (message === null) {
+        // The transport had a gap: every stream re-reads from where it is.
+        for (const userId of [...this.listeners.keys()]) this.notify(userId, 'item');
+        return;
+      }
+      const space = message.indexOf(' ');
+      const signal = message.slice(0, space);
+      if (signal === 'item' || signal === 'read') this.notify(message.slice(space + 1), signal);
+    });
   }
 
   close(): void {
-    this.peers?.close();
+    this.unsubscribe();
+    if (this.ownsSignals) void this.signals.close();
   }
 
   subscribe(userId: string, listener: Listener): () => void {
@@ -44,9 +58,9 @@ export class InboxHub {
     };
   }
 
+  /** Wakes the user's streams here and wherever else they are open. */
   publish(userId: string, signal: InboxSignal): void {
-    this.notify(userId, signal);
-    this.peers?.postMessage({ userId, signal });
+    this.signals.publish(TOPIC, `${signal} ${userId}`);
   }
 
   private notify(userId: string, signal: InboxSignal): void {

@@ -10,14 +10,16 @@ export interface StoredResponse {
   readonly responseBody: Record<string, unknown>;
 }
 
-const keyOf = (sourceId: string, key: string) => `${sourceId}\u0000${key}`;
+/** The key of `lookup`'s map and of `store`'s answer. */
+export const idempotencyKeyOf = (sourceId: string, key: string) => `${sourceId}\u0000${key}`;
+const keyOf = idempotencyKeyOf;
 
 /**
  * Idempotency records live in the same transaction as the message they answer for: the key
  * is claimed iff the message commits. On conflict the insert only replaces an EXPIRED record.
  * With SQLite the lookup and the insert run under the single writer, so no other request can
- * slip between them; a multi-writer database (PostgreSQL, scale-out issue) must also check
- * which rows the insert wrote and roll back the losers.
+ * slip between them. On PostgreSQL another process may commit the same key in between:
+ * `store` says which keys it claimed, and the caller answers the others as replays.
  */
 export const idempotencyRecords = {
   async lookup(
@@ -64,11 +66,12 @@ export const idempotencyRecords = {
     }[],
     now: number,
     expiresAt: number,
-  ): Promise<void> {
+  ): Promise<Set<string>> {
+    const claimed = new Set<string>();
     for (let i = 0; i < records.length; i += 500) {
       const chunk = records.slice(i, i + 500);
       // An expired record for the same key may still be there: replace it.
-      await tx
+      const stored = await tx
         .insertInto('idempotency_keys')
         .values(
           chunk.map((r) => ({
@@ -95,8 +98,11 @@ export const idempotencyRecords = {
             }))
             .where('idempotency_keys.expires_at', '<=', now),
         )
+        .returning(['source_id', 'key'])
         .execute();
+      for (const r of stored) claimed.add(keyOf(r.source_id, r.key));
     }
+    return claimed;
   },
 
   async purgeExpired(tx: Tx, now: number): Promise<void> {

@@ -10,7 +10,7 @@ import type { Audience } from '../recipients/audience-types.js';
 import { checkAudience } from '../recipients/audience.js';
 import { getCategoriesByKeys, type Category } from '../categories/categories-store.js';
 import { insertMessages, type MessageStatus } from './messages-store.js';
-import { idempotencyRecords, IDEMPOTENCY_TTL_MS } from './idempotency-store.js';
+import { idempotencyKeyOf, idempotencyRecords, IDEMPOTENCY_TTL_MS } from './idempotency-store.js';
 import type { Quotas } from '../quotas/quotas.js';
 import type { IngestQuotaGate, QuotaSubject } from '../quotas/ingest-quota-gate.js';
 import type { CallbackEmitter } from '../callbacks/callback-emitter.js';
@@ -184,6 +184,8 @@ export class Ingest {
         hash: string;
         status: number;
         body: unknown;
+        pending: Pending;
+        messageId: string;
       }[] = [];
       for (const p of open) {
         const problem = await this.validate(tx, p.request, categories, now);
@@ -239,16 +241,45 @@ export class Ingest {
             hash: p.hash,
             status: 202,
             body: result.body,
+            pending: p,
+            messageId: id,
           });
         }
         outcomes.set(p, result);
         accepted++;
       }
 
-      // 3. One write of everything accepted in this batch.
+      // 3. Claim the idempotency keys, then one write of everything accepted in this batch.
+      // On PostgreSQL a request with the same key may have committed in another process since
+      // the lookup (with SQLite's single writer it cannot): its record stays, and this batch
+      // answers that request's outcome instead of accepting the message a second time.
+      const claimed = await idempotencyRecords.store(tx, records, now, now + IDEMPOTENCY_TTL_MS);
+      const lost = records.filter((r) => !claimed.has(idempotencyKeyOf(r.sourceId, r.key)));
+      if (lost.length > 0) {
+        const winners = await idempotencyRecords.lookup(tx, lost, now);
+        const dropped = new Set<string>();
+        for (const r of lost) {
+          const prior = winners.get(idempotencyKeyOf(r.sourceId, r.key));
+          outcomes.set(
+            r.pending,
+            !prior || prior.state !== 'done'
+              ? inProgress()
+              : prior.requestHash !== r.hash
+                ? keyReused()
+                : { status: prior.responseStatus, body: prior.responseBody, replay: true },
+          );
+          dropped.add(r.messageId);
+          accepted--;
+        }
+        const keep = <T>(items: T[], idOf: (item: T) => string) => {
+          const kept = items.filter((item) => !dropped.has(idOf(item)));
+          items.splice(0, items.length, ...kept);
+        };
+        keep(rows, (r) => r.id);
+        keep(jobs, (j) => (j.payload as { messageId: string }).messageId);
+      }
       await insertMessages(tx, rows);
       await this.callbacks?.messagesAccepted(tx, rows);
-      await idempotencyRecords.store(tx, records, now, now + IDEMPOTENCY_TTL_MS);
       if (jobs.length > 0) await this.queue.enqueue(jobs, tx);
     });
     if (accepted > 0) this.onAccepted(accepted);

@@ -9,6 +9,7 @@ import {
 import type { Db, Tx } from '../store/database.js';
 import type { Database, UsersTable } from '../store/schema.js';
 import { newId } from '../store/ids.js';
+import { sqlDialectOf } from '../store/sql-dialect.js';
 import type { AudienceFilter, Recipient } from './audience-types.js';
 
 export const DEFAULT_LOCALE = 'zh-CN';
@@ -254,10 +255,12 @@ export async function listUsers(db: Db, opts: ListUsersOptions): Promise<UserPag
   const q = opts.q?.trim();
   if (q) {
     const pattern = `%${q.replace(/[\\%_]/g, '\\$&')}%`;
+    // Case-insensitive on every dialect (SQLite's LIKE is for ASCII, PostgreSQL's is not).
+    const like = sql.raw(sqlDialectOf(db).caseInsensitiveLike);
     query = query.where((eb) =>
       eb.or([
-        sql<SqlBool>`${eb.ref('users.name')} like ${pattern} escape '\\'`,
-        sql<SqlBool>`${eb.ref('users.external_id')} like ${pattern} escape '\\'`,
+        sql<SqlBool>`${eb.ref('users.name')} ${like} ${pattern} escape '\\'`,
+        sql<SqlBool>`${eb.ref('users.external_id')} ${like} ${pattern} escape '\\'`,
       ]),
     );
   }

@@ -1,14 +1,14 @@
 /**
  * The worker role in a thread of its own, for `herald all`: fan-out and delivery run on the
- * second core with their own SQLite connection, so the API's event loop only serves HTTP.
- * Queue wake-ups and inbox signals cross threads on BroadcastChannels named after the
- * database; metrics are handed to the main thread on request.
+ * second core with their own database connection (SQLite) or pool (PostgreSQL), so the API's
+ * event loop only serves HTTP. Queue wake-ups and inbox signals travel on the store's peer
+ * signals (BroadcastChannels named after the SQLite file, or LISTEN/NOTIFY); metrics are
+ * handed to the main thread on request.
  */
-import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import type { Config } from '../config/config.js';
-import { openSqlite } from '../store/sqlite/open-sqlite.js';
+import { openStore } from '../store/open-store.js';
 import { EmbeddedQueue } from '../queue/embedded/embedded-queue.js';
 import { systemClock } from '../time/clock.js';
 import { Metrics } from '../ops/metrics.js';
@@ -25,13 +25,18 @@ export type FromWorker =
 const { config } = workerData as { config: Config };
 const port = parentPort!;
 const log = pino({ level: config.logLevel }).child({ thread: 'worker' });
-const dbFile = join(config.dataDir, 'herald.db');
-const { db } = openSqlite(dbFile);
+// The main thread has migrated already.
+const store = await openStore(config, {
+  migrate: false,
+  log,
+  applicationName: 'herald worker',
+});
+const { db, signals } = store;
 const clock = systemClock;
-const queue = new EmbeddedQueue(db, clock, dbFile);
-const hub = new InboxHub(dbFile);
+const queue = new EmbeddedQueue(db, clock, signals);
+const hub = new InboxHub(signals);
 const metrics = new Metrics({ queue: null, processMetrics: false });
-const providers = buildProviders(config, db, hub, clock, log);
+const providers = buildProviders(config, db, hub, clock, log, signals);
 metrics.providerCircuits(() => providers.circuits());
 // Configured providers are loaded before the first lease, then kept current.
 await providers.refresh();
@@ -40,7 +45,7 @@ const callbacks = createCallbacks({
   queue,
   clock,
   allowCidrs: config.outboundAllowCidrs,
-  channel: dbFile,
+  channel: signals,
   retry: { baseMs: config.callbackRetryBaseMs, capMs: config.callbackRetryCapMs },
 });
 const workers = startWorkers({
@@ -73,7 +78,7 @@ port.on('message', (message: ToWorker) => {
       await providers.close();
       await queue.close();
       hub.close();
-      await db.destroy();
+      await store.close();
       port.postMessage({ type: 'stopped' } satisfies FromWorker);
       port.close();
     })();

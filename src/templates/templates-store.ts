@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
 import type { TemplatesTable } from '../store/schema.js';
 import { newId } from '../store/ids.js';
+import { sqlDialectOf } from '../store/sql-dialect.js';
 
 /**
  * One version of the template for a category × channel × locale. Versions are never changed
@@ -43,41 +44,65 @@ function toTemplate(r: TemplatesTable): StoredTemplate {
 }
 
 /**
- * Stores the texts as the next version (1 for the first). Two concurrent writers cannot get the
- * same version: the unique (category, channel, locale, version) index refuses the second, which
- * then retries on top of the first.
+ * Stores the texts as the next version (1 for the first), numbered by the INSERT itself
+ * (`max(version) + 1` in the same statement). Two concurrent writers cannot get the same
+ * version: the unique (category, channel, locale, version) index refuses the second — on
+ * PostgreSQL, where statements of several processes run at once — which then retries on top
+ * of the first. Each round lets at least one writer through.
  */
 export async function putTemplate(
   db: Db,
   input: TemplateInput,
   now: number,
 ): Promise<StoredTemplate> {
+  const { typed } = sqlDialectOf(db);
   for (let attempt = 1; ; attempt++) {
-    const top = await db
-      .selectFrom('templates')
-      .select((eb) => eb.fn.max('version').as('version'))
-      .where('category_key', '=', input.category)
-      .where('channel', '=', input.channel)
-      .where('locale', '=', input.locale)
-      .executeTakeFirst();
-    const row: TemplatesTable = {
+    const row: Omit<TemplatesTable, 'version'> = {
       id: newId(now),
       category_key: input.category,
       channel: input.channel,
       locale: input.locale,
-      version: Number(top?.version ?? 0) + 1,
       subject: input.subject ?? null,
       title: input.title ?? null,
       body: input.body,
       created_at: now,
     };
-    const res = await db
+    const stored = await db
       .insertInto('templates')
-      .values(row)
+      .columns([
+        'id',
+        'category_key',
+        'channel',
+        'locale',
+        'subject',
+        'title',
+        'body',
+        'created_at',
+        'version',
+      ])
+      .expression((eb) =>
+        eb
+          .selectFrom('templates')
+          .select([
+            typed(row.id, 'text').as('id'),
+            typed(row.category_key, 'text').as('category_key'),
+            typed(row.channel, 'text').as('channel'),
+            typed(row.locale, 'text').as('locale'),
+            typed(row.subject, 'text').as('subject'),
+            typed(row.title, 'text').as('title'),
+            typed(row.body, 'text').as('body'),
+            typed(row.created_at, 'bigint').as('created_at'),
+            sql<number>`coalesce(max(version), 0) + 1`.as('version'),
+          ])
+          .where('category_key', '=', input.category)
+          .where('channel', '=', input.channel)
+          .where('locale', '=', input.locale),
+      )
       .onConflict((oc) => oc.columns(['category_key', 'channel', 'locale', 'version']).doNothing())
+      .returning('version')
       .executeTakeFirst();
-    if ((res.numInsertedOrUpdatedRows ?? 0n) > 0n) return toTemplate(row);
-    if (attempt >= 5) {
+    if (stored) return toTemplate({ ...row, version: Number(stored.version) });
+    if (attempt >= 10) {
       const t = `${input.category}/${input.channel}/${input.locale}`;
       throw new Error(
         `Could not store a new version of template ${t}: too many concurrent writers`,

@@ -5,6 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import pino from 'pino';
 import { buildApp, type BuildOptions, type Herald } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
+import { testStore } from './fresh-db.js';
+import { freshSchema } from './fresh-postgres.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -24,7 +26,11 @@ export async function startTestHerald(
   options: Omit<BuildOptions, 'logger'> = {},
 ): Promise<TestHerald> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-test-'));
+  // HERALD_TEST_STORE=postgres: the same tests on a fresh PostgreSQL schema.
+  const schema =
+    testStore === 'postgres' && env.HERALD_DATABASE_URL === undefined ? await freshSchema() : null;
   const config = loadConfig({
+    ...(schema ? { HERALD_DATABASE_URL: schema.url, HERALD_DATABASE_POOL_SIZE: '4' } : {}),
     HERALD_DATA_DIR: dataDir,
     HERALD_PORT: '0',
     HERALD_HOST: '127.0.0.1',
@@ -33,7 +39,13 @@ export async function startTestHerald(
     HERALD_LOG_LEVEL: 'silent',
     ...env,
   });
-  const herald = await buildApp(config, { ...options, logger: pino({ level: 'silent' }) });
+  let herald: Herald;
+  try {
+    herald = await buildApp(config, { ...options, logger: pino({ level: 'silent' }) });
+  } catch (err) {
+    await schema?.drop();
+    throw err;
+  }
   const url = (await herald.start('all'))!;
   return {
     herald,
@@ -43,6 +55,7 @@ export async function startTestHerald(
     password: herald.demo?.password ?? '',
     async close() {
       await herald.close();
+      await schema?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -63,8 +76,9 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 export async function spawnHerald(
   dataDir: string,
   env: Record<string, string> = {},
+  role: 'all' | 'api' = 'all',
 ): Promise<ChildHerald> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'all'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), role], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

@@ -1,29 +1,35 @@
-import { BroadcastChannel } from 'node:worker_threads';
 /**
- * The queue kept in Herald's own SQLite file, SQS-style: a job row is leasable when
+ * The queue kept in Herald's own database (SQLite or PostgreSQL), SQS-style: a job row is leasable when
  * `available_at <= now`; a lease pushes `available_at` forward by the visibility timeout and
  * stamps a fresh `lease_token`. An unacked job therefore reappears by itself, and a late
  * ack/retry/deadLetter of an expired lease — whose job another worker has re-leased under a new
  * token — matches no row and does nothing.
  *
- * All SQL goes through Kysely on the app's single shared connection (the driver serialises it),
- * or through the caller's `tx`. Consequence for callers: inside a transaction, pass that `tx` to
- * every queue call; a call without it waits for the connection the transaction holds, forever.
+ * All SQL goes through Kysely on the app's database handle, or through the caller's `tx`.
+ * Consequence for callers: inside a transaction, pass that `tx` to every queue call; on SQLite
+ * (one shared connection) a call without it waits for the connection the transaction holds,
+ * forever.
+ *
+ * Several processes may share the queue on PostgreSQL: a lease takes its rows with
+ * `FOR UPDATE SKIP LOCKED`, so concurrent leases pick different jobs without waiting on each
+ * other, and wake-ups reach the other processes through the store's peer signals
+ * (LISTEN/NOTIFY, sent when the enqueuing transaction commits).
  */
 import { randomBytes } from 'node:crypto';
 import type { Expression, ExpressionBuilder, Insertable, Selectable, SqlBool } from 'kysely';
 import { sql } from 'kysely';
 import type { Db, Tx } from '../../store/database.js';
 import type { Database, QueueJobsTable } from '../../store/schema.js';
+import { rowsPerStatement, sqlDialectOf, type SqlDialect } from '../../store/sql-dialect.js';
+import { threadSignals, type PeerSignals } from '../../runtime/peer-signals.js';
 import { systemClock, type Clock } from '../../time/clock.js';
 import type { DeadJob, JobInput, Lane, LaneDepth, LeasedJob, Queue } from '../queue.js';
 
 const DEFAULT_MAX_DELIVERIES = 20;
-/** SQLite allows 32,766 bound parameters per statement; stay well clear of it. */
-const MAX_PARAMETERS = 30_000;
 /** Bound parameters per row `enqueue` inserts (the keys of `toRow`'s result). */
 const INSERT_PARAMETERS_PER_JOB = 8;
-const JOBS_PER_INSERT = Math.floor(MAX_PARAMETERS / INSERT_PARAMETERS_PER_JOB);
+/** The peer-signal topic of "jobs may be available". */
+const WAKE_TOPIC = 'queue';
 /** `lane_rank` orders the lanes in the `queue_jobs_next` index. */
 const LANE_RANK: Readonly<Record<Lane, number>> = { urgent: 0, normal: 1, bulk: 2 };
 const ALL_RANKS = Object.values(LANE_RANK);
@@ -33,25 +39,33 @@ type JobFilter = (eb: ExpressionBuilder<Database, 'queue_jobs'>) => Expression<S
 
 export class EmbeddedQueue implements Queue {
   readonly #db: Db;
+  readonly #dialect: SqlDialect;
   readonly #clock: Clock;
   /** Resolvers of pending `waitForWork` calls; each clears its own timer. */
   readonly #waiters = new Set<() => void>();
   #closed = false;
-  /** Wakes queues on the same database in other threads (the workers of `herald all`). */
-  readonly #peers: BroadcastChannel | null;
+  /** Wakes the queues on the same database elsewhere: other threads, other processes. */
+  readonly #signals: PeerSignals;
+  /** Set when the signals were made here (from a channel name), so close() closes them. */
+  readonly #ownsSignals: boolean;
+  readonly #unsubscribe: () => void;
+  readonly #jobsPerInsert: number;
+  readonly #idsPerStatement: number;
 
   /**
-   * @param wakeChannel when set, enqueues here wake `waitForWork` in every EmbeddedQueue of
-   *   this process (any thread) created with the same channel name — use the database path.
+   * @param signals wake-ups shared with the other queues on this database (the store's
+   *   `signals`); a name instead makes BroadcastChannels of that name (this process's threads);
+   *   none: only this queue's own waiters are woken.
    */
-  constructor(db: Db, clock: Clock = systemClock, wakeChannel?: string) {
+  constructor(db: Db, clock: Clock = systemClock, signals?: PeerSignals | string) {
     this.#db = db;
+    this.#dialect = sqlDialectOf(db);
     this.#clock = clock;
-    this.#peers = wakeChannel ? new BroadcastChannel(`herald-queue:${wakeChannel}`) : null;
-    if (this.#peers) {
-      this.#peers.onmessage = () => this.#wakeLocal();
-      this.#peers.unref();
-    }
+    this.#ownsSignals = typeof signals !== 'object';
+    this.#signals = typeof signals === 'object' ? signals : threadSignals(signals);
+    this.#unsubscribe = this.#signals.subscribe(WAKE_TOPIC, () => this.#wakeLocal());
+    this.#jobsPerInsert = rowsPerStatement(this.#dialect, INSERT_PARAMETERS_PER_JOB);
+    this.#idsPerStatement = rowsPerStatement(this.#dialect, 1);
   }
 
   async enqueue(jobs: readonly JobInput[], tx?: Tx): Promise<void> {
@@ -59,7 +73,7 @@ export class EmbeddedQueue implements Queue {
     const now = this.#clock();
     // Serialise everything before the first write, so a bad payload fails the batch cleanly.
     const rows = jobs.map((job, index) => toRow(job, index, now));
-    const chunks = chunk(rows, JOBS_PER_INSERT);
+    const chunks = chunk(rows, this.#jobsPerInsert);
     const insert = async (h: Tx): Promise<void> => {
       for (const part of chunks) await h.insertInto('queue_jobs').values(part).execute();
     };
@@ -67,20 +81,19 @@ export class EmbeddedQueue implements Queue {
     else if (chunks.length === 1)
       await insert(this.#db); // one statement is atomic by itself
     else await this.#db.transaction().execute(insert);
-    // With `tx` this fires before the commit. Harmless: a woken worker's lease needs the
-    // connection the transaction holds, so it runs after the commit (or finds nothing).
-    this.#wake();
+    await this.#wake(tx);
   }
 
   async lease(topics: readonly string[], max: number, visibilityMs: number): Promise<LeasedJob[]> {
     if (topics.length === 0 || max <= 0) return [];
     const now = this.#clock();
     const token = randomBytes(12).toString('base64url');
+    const dialect = this.#dialect;
     const rows = await this.#db.transaction().execute(async (trx) => {
       // A write first, so the transaction holds SQLite's write lock from its first statement
       // and cannot fail to upgrade if another process shares the file.
-      await moveToDeadJobs(trx, exhaustedAt(now), 'max-deliveries', now);
-      const next = await trx
+      await moveToDeadJobs(trx, dialect, exhaustedAt(now), 'max-deliveries', now);
+      let select = trx
         .selectFrom('queue_jobs')
         .select('id')
         // `lane_rank IN (…)` lets SQLite seek each lane's range of the (lane_rank,
@@ -92,15 +105,17 @@ export class EmbeddedQueue implements Queue {
         .orderBy('lane_rank')
         .orderBy('available_at')
         .orderBy('id')
-        .limit(max)
-        .execute();
+        .limit(max);
+      // Several processes (PostgreSQL): each takes rows no one else holds, without waiting.
+      if (dialect.skipLocked) select = select.forUpdate().skipLocked();
+      const next = await select.execute();
       // Selected, then updated by id (same transaction, so nothing moves in between) because
       // SQLite returns UPDATE … RETURNING rows in no particular order, and the lease must hand
       // them out best lane first, oldest first.
       const leased: JobRow[] = [];
       for (const part of chunk(
         next.map((r) => r.id),
-        MAX_PARAMETERS,
+        this.#idsPerStatement,
       )) {
         const updated = await trx
           .updateTable('queue_jobs')
@@ -130,7 +145,7 @@ export class EmbeddedQueue implements Queue {
   async ack(jobs: readonly LeasedJob[], tx?: Tx): Promise<void> {
     if (jobs.length === 0) return;
     // Two parameters per job at most (id, and its token when it differs from the previous).
-    const statements = chunk(jobs, MAX_PARAMETERS / 2).map(
+    const statements = chunk(jobs, Math.floor(this.#idsPerStatement / 2)).map(
       (part) => (h: Tx) => h.deleteFrom('queue_jobs').where(heldLeases(part)).execute(),
     );
     if (tx || statements.length === 1) {
@@ -157,12 +172,12 @@ export class EmbeddedQueue implements Queue {
       .set({ available_at: at, lease_token: null, last_error: error })
       .where(heldLeases([job]))
       .execute();
-    this.#wake();
+    await this.#wake(tx);
   }
 
   async deadLetter(job: LeasedJob, reason: string, tx?: Tx): Promise<void> {
     const now = this.#clock();
-    const move = (h: Tx) => moveToDeadJobs(h, heldLeases([job]), reason, now);
+    const move = (h: Tx) => moveToDeadJobs(h, this.#dialect, heldLeases([job]), reason, now);
     if (tx) await move(tx);
     else await this.#db.transaction().execute(move);
   }
@@ -220,15 +235,19 @@ export class EmbeddedQueue implements Queue {
   /** Releases waiting workers; the database handle belongs to the app and stays open. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#peers?.close();
+    this.#unsubscribe();
+    if (this.#ownsSignals) await this.#signals.close();
     this.#wakeLocal();
   }
 
-  #wake(): void {
-    this.#wakeLocal();
-    // Other threads hold their own connection: tell them after the current transaction has
-    // had its chance to commit (transactions here run to their end without yielding to I/O).
-    if (this.#peers) setImmediate(() => !this.#closed && this.#peers!.postMessage(0));
+  /**
+   * Tells every queue on this database (this one included) that jobs may be available — with
+   * `tx`, once it has committed, so no one leases before the jobs are visible.
+   */
+  async #wake(tx?: Tx): Promise<void> {
+    if (this.#closed) return;
+    if (tx) await this.#signals.publishInTransaction(tx, WAKE_TOPIC, '');
+    else this.#signals.publish(WAKE_TOPIC, '');
   }
 
   #wakeLocal(): void {
@@ -302,28 +321,73 @@ function heldLeases(jobs: readonly LeasedJob[]): JobFilter {
     );
 }
 
+const DEAD_COLUMNS = [
+  'id',
+  'topic',
+  'lane',
+  'payload',
+  'deliveries',
+  'reason',
+  'created_at',
+  'dead_at',
+] as const;
+
+/** Moves the jobs matching `filter` to the dead letters. */
 async function moveToDeadJobs(
   h: Tx,
+  dialect: SqlDialect,
   filter: JobFilter,
   reason: string,
   now: number,
 ): Promise<void> {
+  const reasonValue = dialect.typed(reason, 'text').as('reason');
+  const deadAt = dialect.typed(now, 'bigint').as('dead_at');
+  if (dialect.writableCte) {
+    // One statement: a job deleted here is the job inserted, even while another process
+    // moves the same exhausted jobs (it waits for our row locks, then finds them gone).
+    await h
+      .with('moved', (db) =>
+        db
+          .deleteFrom('queue_jobs')
+          .where(filter)
+          .returning(['id', 'topic', 'lane', 'payload', 'deliveries', 'created_at']),
+      )
+      .insertInto('queue_dead_jobs')
+      .columns(DEAD_COLUMNS)
+      .expression((eb) =>
+        eb
+          .selectFrom('moved')
+          .select([
+            'id',
+            'topic',
+            'lane',
+            'payload',
+            'deliveries',
+            reasonValue,
+            'created_at',
+            deadAt,
+          ]),
+      )
+      .execute();
+    return;
+  }
+  // SQLite: one writer at a time, so nothing changes between the two statements.
   await h
     .insertInto('queue_dead_jobs')
-    .columns(['id', 'topic', 'lane', 'payload', 'deliveries', 'reason', 'created_at', 'dead_at'])
+    .columns(DEAD_COLUMNS)
     .expression(
       h
         .selectFrom('queue_jobs')
         .where(filter)
-        .select((eb) => [
+        .select([
           'id',
           'topic',
           'lane',
           'payload',
           'deliveries',
-          eb.val(reason).as('reason'),
+          reasonValue,
           'created_at',
-          eb.val(now).as('dead_at'),
+          deadAt,
         ]),
     )
     .execute();

@@ -304,8 +304,9 @@ export function initial(dialect: SqlDialect) {
         .column('available_at')
         .where(sql.ref('deliveries'), '>=', sql.ref('max_deliveries'))
         .execute();
-      await s
-        .createTable('queue_dead_jobs')
+      // Listed newest first, ties within a millisecond broken by insertion order (rowid).
+      await dialect
+        .withRowid(s.createTable('queue_dead_jobs'))
         .addColumn('id', 'bigint', (c) => c.primaryKey())
         .addColumn('topic', 'text', (c) => c.notNull())
         .addColumn('lane', 'text', (c) => c.notNull())

@@ -11,6 +11,7 @@ import {
   type Kysely,
   type QueryResult,
 } from 'kysely';
+import { registerSqlDialect, sqliteDialect as herald } from '../sql-dialect.js';
 
 /** How long a statement keeps retrying while another connection holds the write lock. */
 const LOCK_WAIT_MS = 10_000;
@@ -31,7 +32,11 @@ const LOCK_WAIT_MS = 10_000;
 export function sqliteDialect(raw: SqliteDatabase.Database, statementCacheSize = 200): Dialect {
   raw.pragma('busy_timeout = 0');
   return {
-    createAdapter: () => new SqliteAdapter(),
+    createAdapter: () => {
+      const adapter = new SqliteAdapter();
+      registerSqlDialect(adapter, herald);
+      return adapter;
+    },
     createDriver: () => new SqliteDriver(raw, statementCacheSize),
     createQueryCompiler: () => new SqliteQueryCompiler(),
     createIntrospector: (db: Kysely<unknown>) => new SqliteIntrospector(db),
