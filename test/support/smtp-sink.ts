@@ -131,6 +131,11 @@ export async function startSink(options: SinkOptions = {}): Promise<SmtpSink> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
+  // smtp-server reports a client's broken connection (ECONNRESET when a sender is killed
+  // mid-session) as a server 'error': for a sink that is the client's business, not a crash.
+  server.on('error', (err: Error & { code?: string }) => {
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
+  });
   server.server.on(options.implicitTls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
