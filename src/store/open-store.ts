@@ -71,7 +71,11 @@ async function openPostgresStore(config: Config, opts: OpenStoreOptions): Promis
     poolSize: config.databasePoolSize,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     ...(opts.applicationName ? { applicationName: opts.applicationName } : {}),
-    onIdleError: (err) => log?.warn({ err }, 'PostgreSQL closed an idle pool connection'),
+    onIdleError: (err) =>
+      log?.warn(
+        { err: { message: err.message, code: (err as { code?: string }).code } },
+        'PostgreSQL closed an idle pool connection',
+      ),
   });
   const { db } = opened;
   let signals: PgPeerSignals | null = null;

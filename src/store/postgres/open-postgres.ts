@@ -62,8 +62,11 @@ export function openPostgres(url: string, opts: PostgresOptions): OpenedPostgres
     max: opts.poolSize,
     idleTimeoutMillis: opts.idleTimeoutMs ?? 30_000,
   });
-  // Without a listener, an idle connection killed by the server would crash the process.
+  // Without listeners, a connection the server kills (a restart) would crash the process:
+  // the pool's covers idle connections, this one those checked out between two queries (a
+  // transaction's). The query that tries such a connection next fails, and the pool drops it.
   pool.on('error', (err) => opts.onIdleError?.(err));
+  pool.on('connect', (client) => client.on('error', () => {}));
   const dialect = new PostgresDialect({ pool });
   const db = new Kysely<Database>({
     dialect: {

@@ -129,7 +129,7 @@ export class PgPeerSignals implements PeerSignals {
       );
     } catch (err) {
       // Only hints: subscribers catch up when the database is back (see #reconnected).
-      this.#opts.log?.debug({ err }, 'peer signals could not be sent');
+      this.#opts.log?.debug({ err: brief(err) }, 'peer signals could not be sent');
     }
   }
 
@@ -170,7 +170,7 @@ export class PgPeerSignals implements PeerSignals {
   #lost(client: pg.Client, err: unknown): void {
     if (this.#client !== client || this.#closed) return;
     this.#client = null;
-    this.#opts.log?.warn({ err }, 'peer signals: LISTEN connection lost; reconnecting');
+    this.#opts.log?.warn({ err: brief(err) }, 'peer signals: LISTEN connection lost; reconnecting');
     client.end().catch(() => {});
     this.#scheduleReconnect();
   }
@@ -194,6 +194,15 @@ export class PgPeerSignals implements PeerSignals {
     }, wait);
     this.#reconnectTimer.unref();
   }
+}
+
+/** What a log line needs of a connection error (pg errors can carry their whole client). */
+function brief(err: unknown): { message: string; code?: string } {
+  const { message, code } = err as { message?: unknown; code?: unknown };
+  return {
+    message: typeof message === 'string' ? message : String(err),
+    ...(typeof code === 'string' ? { code } : {}),
+  };
 }
 
 function oneLine(message: string): string {
