@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.js';
-import { ConfigError } from './config/config.js';
 import { openStore } from './store/open-store.js';
 import type { Db } from './store/database.js';
 import { EmbeddedQueue } from './queue/embedded/embedded-queue.js';
+import { openQueue } from './runtime/open-queue.js';
 import type { Queue } from './queue/queue.js';
 import { systemClock, type Clock } from './time/clock.js';
 import { newToken, sha256 } from './auth/secrets.js';
@@ -91,11 +91,6 @@ const VERSION = (
 
 /** The composition root: every adapter is chosen and wired here, and only here. */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<Herald> {
-  if (config.brokerUrl) {
-    throw new ConfigError(
-      'HERALD_BROKER_URL (RabbitMQ) is not supported by this version yet; leave it empty for the embedded queue.',
-    );
-  }
   const clock = options.clock ?? systemClock;
   const log =
     options.logger ??
@@ -112,8 +107,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   // Queue wake-ups, inbox signals and invalidations reach everyone on this database: the
   // worker thread of `herald all`, and on PostgreSQL the other processes (LISTEN/NOTIFY).
-  const queue = new EmbeddedQueue(db, clock, signals);
+  const { queue, outboxSize } = openQueue(config, {
+    db,
+    clock,
+    log,
+    embedded: () => new EmbeddedQueue(db, clock, signals),
+  });
   const metrics = new Metrics({ queue, processMetrics: true });
+  if (outboxSize) metrics.brokerOutbox(outboxSize);
   const hub = new InboxHub(signals);
   const renderer = new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' });
   const providers = buildProviders(config, db, hub, clock, log, signals);

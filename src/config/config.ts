@@ -17,6 +17,10 @@ export interface Config {
   readonly databaseStatementTimeoutMs: number;
   /** Empty → embedded queue; `amqp://…` → RabbitMQ (scale-out issue). */
   readonly brokerUrl: string;
+  /** RabbitMQ: every exchange and queue of the job queue is named `<prefix>.…`. */
+  readonly brokerPrefix: string;
+  /** RabbitMQ: unacked deliveries per lane queue consumer (docs/scale-out.md). */
+  readonly brokerPrefetch: number;
   /** With a broker: `api`/`all` processes consume the AMQP ingress (docs/amqp-ingress.md). */
   readonly amqpIngress: boolean;
   /** Empty → generated on first start, stored (hashed) and printed once. */
@@ -146,6 +150,20 @@ export const CONFIG_SPEC = {
   HERALD_BROKER_URL: url(
     ['amqp:', 'amqps:'],
     'Empty: the embedded durable queue. amqp://… selects RabbitMQ.',
+  ),
+  HERALD_BROKER_PREFIX: {
+    doc: "RabbitMQ: the job queue's exchanges and queues are named <prefix>.… (letters, digits, _ . -).",
+    parse: (raw: string | undefined) => {
+      const v = (raw ?? '').trim() || 'herald';
+      if (!/^[A-Za-z0-9_.-]{1,100}$/.test(v)) throw new Error('use letters, digits, _ . - only');
+      return v;
+    },
+  } satisfies Spec<string>,
+  HERALD_BROKER_PREFETCH: int(
+    32,
+    1,
+    10_000,
+    'RabbitMQ: unacknowledged jobs a worker holds per topic and lane queue (see docs/scale-out.md).',
   ),
   HERALD_AMQP_INGRESS: bool(
     true,
@@ -291,6 +309,8 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: values.HERALD_DATABASE_POOL_SIZE as number,
     databaseStatementTimeoutMs: values.HERALD_DATABASE_STATEMENT_TIMEOUT_MS as number,
     brokerUrl: values.HERALD_BROKER_URL as string,
+    brokerPrefix: values.HERALD_BROKER_PREFIX as string,
+    brokerPrefetch: values.HERALD_BROKER_PREFETCH as number,
     amqpIngress: values.HERALD_AMQP_INGRESS as boolean,
     adminToken: values.HERALD_ADMIN_TOKEN as string,
     demo: values.HERALD_DEMO as boolean,

@@ -93,6 +93,22 @@ export class Metrics {
     });
   }
 
+  /**
+   * `herald_broker_outbox_jobs`: jobs committed but not yet confirmed by RabbitMQ, read from
+   * `size` at scrape time. Near zero normally; it grows while the broker is unreachable and
+   * drains when it is back.
+   */
+  brokerOutbox(size: () => Promise<number>): void {
+    new Gauge({
+      name: 'herald_broker_outbox_jobs',
+      help: 'Jobs in the RabbitMQ outbox: committed, not yet confirmed by the broker (grows during a broker outage).',
+      registers: [this.registry],
+      async collect() {
+        this.set(await size());
+      },
+    });
+  }
+
   addRemote(source: () => Promise<unknown[]>): void {
     this.remotes.push(source);
   }

@@ -10,6 +10,7 @@ import pino from 'pino';
 import type { Config } from '../config/config.js';
 import { openStore } from '../store/open-store.js';
 import { EmbeddedQueue } from '../queue/embedded/embedded-queue.js';
+import { openQueue } from './open-queue.js';
 import { systemClock } from '../time/clock.js';
 import { Metrics } from '../ops/metrics.js';
 import { InboxHub } from '../inbox/inbox-hub.js';
@@ -33,7 +34,12 @@ const store = await openStore(config, {
 });
 const { db, signals } = store;
 const clock = systemClock;
-const queue = new EmbeddedQueue(db, clock, signals);
+const { queue } = openQueue(config, {
+  db,
+  clock,
+  log,
+  embedded: () => new EmbeddedQueue(db, clock, signals),
+});
 const hub = new InboxHub(signals);
 const metrics = new Metrics({ queue: null, processMetrics: false });
 const providers = buildProviders(config, db, hub, clock, log, signals);

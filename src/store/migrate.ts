@@ -4,8 +4,8 @@ import type { SqlDialect } from './sql-dialect.js';
 import { initial } from './migrations/001-initial.js';
 import { deliveryEngine } from './migrations/002-delivery-engine.js';
 import { deliveryFallback } from './migrations/003-delivery-fallback.js';
-import { amqpIngress } from './migrations/005-amqp-ingress.js';
 import { brokerOutbox } from './migrations/004-broker-outbox.js';
+import { amqpIngress } from './migrations/005-amqp-ingress.js';
 
 /** Numbered migrations, shared by every dialect, applied in order at start. */
 function migrations(dialect: SqlDialect): Record<string, Migration> {
@@ -13,8 +13,8 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
     '001-initial': initial(dialect),
     '002-delivery-engine': deliveryEngine(),
     '003-delivery-fallback': deliveryFallback(),
-    '005-amqp-ingress': amqpIngress(),
     '004-broker-outbox': brokerOutbox(dialect),
+    '005-amqp-ingress': amqpIngress(),
   };
 }
 

@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Channel } from 'amqplib';
+import { LANES } from '../../src/queue/queue.js';
+import { RUNGS_MS, Topology } from '../../src/queue/rabbitmq/topology.js';
+import { HERALD_TOPICS } from '../../src/runtime/open-queue.js';
+import { ingressNames, ingressPrefix } from '../../src/ingress/ingress-names.js';
 import { TEST_BROKER_URL } from './services.js';
+
+/** Which queue startTestHerald runs on: HERALD_TEST_QUEUE=rabbitmq runs the tests on RabbitMQ. */
+export const testQueue: 'embedded' | 'rabbitmq' =
+  process.env.HERALD_TEST_QUEUE === 'rabbitmq' ? 'rabbitmq' : 'embedded';
 
 /**
  * A name prefix of its own for one test's exchanges and queues: other test files, and other
@@ -34,4 +42,23 @@ export async function deleteBrokerObjects(names: {
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * Everything a Herald with `HERALD_BROKER_PREFIX=prefix` declares: its job queue, and the AMQP
+ * ingress of its api/all processes (`<prefix>.ingress`, on unless HERALD_AMQP_INGRESS=false).
+ */
+export function heraldBrokerObjects(prefix: string): { queues: string[]; exchanges: string[] } {
+  const t = new Topology(prefix, 1);
+  const ingress = ingressNames(ingressPrefix(prefix));
+  return {
+    exchanges: [t.jobsExchange, t.delayExchange, t.deadExchange, ingress.exchange],
+    queues: [
+      ...HERALD_TOPICS.flatMap((topic) => LANES.map((lane) => t.jobQueue(topic, lane))),
+      ...LANES.flatMap((lane) => RUNGS_MS.map((ms) => t.rungQueue(lane, ms))),
+      t.deadQueue,
+      ingress.queue,
+      ingress.rejected,
+    ],
+  };
 }

@@ -7,6 +7,13 @@ import { buildApp, type BuildOptions, type Herald } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { testStore } from './fresh-db.js';
 import { freshSchema } from './fresh-postgres.js';
+import {
+  deleteBrokerObjects,
+  heraldBrokerObjects,
+  testQueue,
+  uniqueBrokerPrefix,
+} from './broker.js';
+import { TEST_BROKER_URL } from './services.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -29,8 +36,17 @@ export async function startTestHerald(
   // HERALD_TEST_STORE=postgres: the same tests on a fresh PostgreSQL schema.
   const schema =
     testStore === 'postgres' && env.HERALD_DATABASE_URL === undefined ? await freshSchema() : null;
+  // HERALD_TEST_QUEUE=rabbitmq: the same tests on RabbitMQ, under a name prefix of their own.
+  const brokerPrefix =
+    testQueue === 'rabbitmq' && env.HERALD_BROKER_URL === undefined ? uniqueBrokerPrefix() : null;
+  const dropBroker = async (): Promise<void> => {
+    if (brokerPrefix) await deleteBrokerObjects(heraldBrokerObjects(brokerPrefix));
+  };
   const config = loadConfig({
     ...(schema ? { HERALD_DATABASE_URL: schema.url, HERALD_DATABASE_POOL_SIZE: '4' } : {}),
+    ...(brokerPrefix
+      ? { HERALD_BROKER_URL: TEST_BROKER_URL, HERALD_BROKER_PREFIX: brokerPrefix }
+      : {}),
     HERALD_DATA_DIR: dataDir,
     HERALD_PORT: '0',
     HERALD_HOST: '127.0.0.1',
@@ -44,6 +60,7 @@ export async function startTestHerald(
     herald = await buildApp(config, { ...options, logger: pino({ level: 'silent' }) });
   } catch (err) {
     await schema?.drop();
+    await dropBroker();
     throw err;
   }
   const url = (await herald.start('all'))!;
@@ -56,6 +73,7 @@ export async function startTestHerald(
     async close() {
       await herald.close();
       await schema?.drop();
+      await dropBroker();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
