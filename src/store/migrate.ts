@@ -19,9 +19,12 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
 }
 
 export async function migrateToLatest(db: Db, dialect: SqlDialect): Promise<string[]> {
+  const schema = await dialect.currentSchema(db);
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations(dialect) },
+    // Kysely would otherwise take another schema's kysely_migration table for ours.
+    ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

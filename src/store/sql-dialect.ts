@@ -48,6 +48,12 @@ export interface SqlDialect {
    * nothing, so its SQL stays exactly as it was.
    */
   typed(value: unknown, type: SqlType): RawBuilder<unknown>;
+  /**
+   * The schema unqualified names resolve to (PostgreSQL's `current_schema()`), or undefined
+   * where there are no schemas (SQLite). Migrations keep their bookkeeping tables there:
+   * looking for them in any schema would find another installation's.
+   */
+  currentSchema<DB>(db: Kysely<DB>): Promise<string | undefined>;
 }
 
 export const sqliteDialect: SqlDialect = {
@@ -60,6 +66,7 @@ export const sqliteDialect: SqlDialect = {
   writableCte: false,
   caseInsensitiveLike: 'like',
   typed: (value) => sql`${value}`,
+  currentSchema: async () => undefined,
 };
 
 export const postgresDialect: SqlDialect = {
@@ -73,6 +80,8 @@ export const postgresDialect: SqlDialect = {
   writableCte: true,
   caseInsensitiveLike: 'ilike',
   typed: (value, type) => sql`cast(${value} as ${sql.raw(type)})`,
+  currentSchema: async (db) =>
+    (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema,
 };
 
 /**
