@@ -26,10 +26,22 @@ export async function migrateToLatest(db: Db, dialect: SqlDialect): Promise<stri
     // Kysely would otherwise take another schema's kysely_migration table for ours.
     ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`Database migration ${failed} failed`, { cause: error });
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) {
+      return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    }
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    // Failed outside every migration, so nothing was applied: Kysely's look at the catalog
+    // (the tables of every schema, on PostgreSQL) can trip over a schema that another client
+    // drops at that moment. Looking again is safe.
+    if (failed === undefined && attempt < 5) {
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      continue;
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Database migration ${failed ?? '(bookkeeping)'} failed: ${reason}`, {
+      cause: error,
+    });
   }
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
