@@ -35,6 +35,7 @@ import { Ingest } from './messages/ingest.js';
 import { messagesRoutes } from './messages/messages-routes.js';
 import { AmqpIngress } from './ingress/amqp-ingress.js';
 import { ingressOutcomeCounter } from './ingress/ingress-metrics.js';
+import { ingressPrefix } from './ingress/ingress-names.js';
 import { IngestQuotaGate } from './quotas/ingest-quota-gate.js';
 import { quotaRoutes } from './quotas/quota-routes.js';
 import { idempotencyRecords } from './messages/idempotency-store.js';
@@ -245,6 +246,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         const outcomes = ingressOutcomeCounter(metrics.registry);
         ingress = new AmqpIngress({
           url: config.brokerUrl,
+          // herald → exchange herald.ingress, queues herald.ingress and herald.ingress.rejected.
+          prefix: ingressPrefix(config.brokerPrefix),
           db,
           ingest,
           log,

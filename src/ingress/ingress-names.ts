@@ -10,6 +10,11 @@ export interface IngressNames {
 
 export const DEFAULT_INGRESS_PREFIX = 'herald.ingress';
 
+/** The ingress of a Herald whose broker objects are named `<brokerPrefix>.…` (HERALD_BROKER_PREFIX). */
+export function ingressPrefix(brokerPrefix: string): string {
+  return `${brokerPrefix}.ingress`;
+}
+
 /**
  * `herald.ingress` → exchange `herald.ingress`, queue `herald.ingress` (exchanges and queues
  * have separate namespaces, so a producer may also publish straight to the queue through the

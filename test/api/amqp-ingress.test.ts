@@ -17,6 +17,8 @@ import { TEST_BROKER_URL, skipUnless } from '../support/services.js';
 import { AmqpIngress, type AmqpIngressOptions } from '../../src/ingress/amqp-ingress.js';
 import { Problem } from '../../src/http/problem.js';
 import { DEMO_EXAMPLES } from '../../src/demo/demo-seed.js';
+import { ingressNames, ingressPrefix } from '../../src/ingress/ingress-names.js';
+import { deleteBrokerObjects, heraldBrokerObjects, uniqueBrokerPrefix } from '../support/broker.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -627,7 +629,12 @@ describe(
       const started = Date.now();
       await ingress.stop();
       assert.ok(Date.now() - started < 2000, 'stop does not wait out the retries');
-      assert.equal((await channel.checkQueue(prefix)).messageCount, 1, 'back in the queue');
+      // The quorum queue takes the returned message back a moment later.
+      await eventually(
+        async () => ((await channel.checkQueue(prefix)).messageCount === 1 ? true : undefined),
+        5000,
+        'the message back in the queue',
+      );
       ingress = newIngress();
       await ingress.start();
       await eventually(
@@ -636,6 +643,83 @@ describe(
             (m) => (m.data as { marker?: string }).marker === messageId,
           ) || undefined,
       );
+    });
+  },
+);
+
+describe(
+  'AMQP ingress in a Herald on RabbitMQ (HERALD_BROKER_URL)',
+  { skip: await skipUnless('rabbitmq') },
+  () => {
+    const brokerPrefix = uniqueBrokerPrefix();
+    const names = ingressNames(ingressPrefix(brokerPrefix));
+    let t: TestHerald;
+    let broker: ChannelModel;
+
+    before(async () => {
+      t = await startTestHerald({
+        HERALD_BROKER_URL: TEST_BROKER_URL,
+        HERALD_BROKER_PREFIX: brokerPrefix,
+      });
+      broker = await connect(TEST_BROKER_URL);
+    });
+    after(async () => {
+      await broker?.close();
+      await t?.close();
+      await deleteBrokerObjects(heraldBrokerObjects(brokerPrefix));
+    });
+
+    it('consumes <HERALD_BROKER_PREFIX>.ingress in the all process and counts what it settles', async () => {
+      const channel = await broker.createChannel();
+      try {
+        const { queue } = await channel.assertQueue('', { exclusive: true });
+        const answered = new Promise<{ status: number; id: string }>((resolve, reject) => {
+          setTimeout(() => reject(new Error('no answer from the ingress in 20 s')), 20_000).unref();
+          void channel.consume(
+            queue,
+            (m) =>
+              m &&
+              resolve({
+                status: Number(m.properties.headers?.status),
+                id: (JSON.parse(m.content.toString()) as { id: string }).id,
+              }),
+            { noAck: true },
+          );
+        });
+        // The process connects in the background: wait for its consumer (exchange, queue and
+        // binding are declared before it). A check of a missing queue closes its channel, so
+        // each look uses a channel of its own.
+        await eventually(
+          async () => {
+            const look = await broker.createChannel();
+            look.on('error', () => undefined);
+            const { consumerCount } = await look.checkQueue(names.queue);
+            await look.close();
+            return consumerCount > 0 ? true : undefined;
+          },
+          10_000,
+          `a consumer on ${names.queue}`,
+        );
+        channel.publish(names.exchange, 'exam.reminder', Buffer.from(JSON.stringify(exam())), {
+          persistent: true,
+          messageId: randomUUID(),
+          replyTo: queue,
+          correlationId: 'c-1',
+          headers: { 'x-api-key': t.keys.jwc },
+        });
+        const { status, id } = await answered;
+        assert.equal(status, 202);
+        const jwc = client(t.url, t.keys.jwc);
+        const done = await eventually(async () => {
+          const m = await jwc('GET', `/v1/messages/${id}`);
+          return m.body.status === 'completed' ? m.body : undefined;
+        }, 20_000);
+        assert.equal(done.counts.in_app.delivered, 1);
+        const metrics = await (await fetch(`${t.url}/metrics`)).text();
+        assert.match(metrics, /^herald_amqp_ingress_messages_total\{outcome="accepted"\} 1$/m);
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
     });
   },
 );
