@@ -24,6 +24,7 @@ import { rowsPerStatement, sqlDialectOf, type SqlDialect } from '../../store/sql
 import { threadSignals, type PeerSignals } from '../../runtime/peer-signals.js';
 import { systemClock, type Clock } from '../../time/clock.js';
 import type { DeadJob, JobInput, Lane, LaneDepth, LeasedJob, Queue } from '../queue.js';
+import { serialiseJobPayload } from '../job-payload.js';
 
 const DEFAULT_MAX_DELIVERIES = 20;
 /** Bound parameters per row `enqueue` inserts (the keys of `toRow`'s result). */
@@ -272,30 +273,12 @@ function toRow(job: JobInput, index: number, now: number): Insertable<QueueJobsT
     topic: job.topic,
     lane: job.lane,
     lane_rank: rank,
-    payload: serialise(job, index),
+    payload: serialiseJobPayload(job, index),
     deliveries: 0,
     max_deliveries: maxDeliveries,
     available_at: job.availableAt ?? now,
     created_at: now,
   };
-}
-
-function serialise(job: JobInput, index: number): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(job.payload);
-  } catch (cause) {
-    throw new TypeError(
-      `Job ${index} (${job.topic}) payload cannot be serialised as JSON; nothing was enqueued`,
-      { cause },
-    );
-  }
-  if (text === undefined) {
-    throw new TypeError(
-      `Job ${index} (${job.topic}) payload is ${typeof job.payload}, not JSON; nothing was enqueued`,
-    );
-  }
-  return text;
 }
 
 /** Available again after being leased `max_deliveries` times without an ack. */

@@ -28,6 +28,7 @@ import type { Logger } from 'pino';
 import type { Db, Tx } from '../../store/database.js';
 import { afterCommit, inTransaction, takesAfterCommit } from '../../store/transaction.js';
 import { systemClock, type Clock } from '../../time/clock.js';
+import { serialiseJobPayload } from '../job-payload.js';
 import {
   LANES,
   type DeadJob,
@@ -666,20 +667,7 @@ export class RabbitMqQueue implements Queue {
         `Job ${index} (${job.topic}) has maxDeliveries ${maxDeliveries}; use an integer from 1 to ${limit} (the queues' x-delivery-limit). Nothing was enqueued`,
       );
     }
-    let payload: string | undefined;
-    try {
-      payload = JSON.stringify(job.payload);
-    } catch (cause) {
-      throw new TypeError(
-        `Job ${index} (${job.topic}) payload cannot be serialised as JSON; nothing was enqueued`,
-        { cause },
-      );
-    }
-    if (payload === undefined) {
-      throw new TypeError(
-        `Job ${index} (${job.topic}) payload is ${typeof job.payload}, not JSON; nothing was enqueued`,
-      );
-    }
+    const payload = serialiseJobPayload(job, index);
     return {
       job_id: null,
       topic: job.topic,
