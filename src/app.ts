@@ -46,6 +46,7 @@ import { startWorkers, type Workers } from './runtime/workers.js';
 import { startWorkerThread } from './runtime/worker-host.js';
 import type { RetryOptions } from './deliveries/retry-policy.js';
 import { seedDemo, DEMO_EXAMPLES } from './demo/demo-seed.js';
+import { webRoutes } from './web/web-routes.js';
 
 export type Role = 'api' | 'worker' | 'scheduler' | 'all';
 
@@ -185,6 +186,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }),
     changes: providerChanges,
   });
+  await webRoutes(server);
 
   let workers: Workers | null = null;
   let ingress: AmqpIngress | null = null;

@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   const herald = await buildApp(config);
   const url = await herald.start(command as Role);
   if (url) process.stdout.write(banner(herald, config.publicUrl || url) + '\n');
+  else process.stdout.write(`\n  Herald ${command} is running (pid ${process.pid})\n\n`);
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -81,6 +81,7 @@ export async function startTestHerald(
 
 export interface ChildHerald {
   readonly proc: ChildProcess;
+  /** Where its HTTP API listens; empty for the `worker` and `scheduler` roles. */
   readonly url: string;
   /** Everything the process printed on stdout so far. */
   output(): string;
@@ -90,11 +91,11 @@ export interface ChildHerald {
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** Herald as a child process (`node src/main.ts all`), as an operator would run it. */
+/** Herald as a child process (`node src/main.ts <role>`), as an operator would run it. */
 export async function spawnHerald(
   dataDir: string,
   env: Record<string, string> = {},
-  role: 'all' | 'api' = 'all',
+  role: 'all' | 'api' | 'worker' | 'scheduler' = 'all',
 ): Promise<ChildHerald> {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), role], {
     cwd: ROOT,
@@ -120,9 +121,9 @@ export async function spawnHerald(
     );
     const check = () => {
       const m = /Herald is running at (http:\/\/\S+)/.exec(out);
-      if (m) {
+      if (m || /Herald (worker|scheduler) is running/.test(out)) {
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve(m?.[1] ?? '');
       }
     };
     proc.stdout!.on('data', check);
