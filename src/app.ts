@@ -47,6 +47,7 @@ import { startWorkerThread } from './runtime/worker-host.js';
 import type { RetryOptions } from './deliveries/retry-policy.js';
 import { seedDemo, DEMO_EXAMPLES } from './demo/demo-seed.js';
 import { webRoutes } from './web/web-routes.js';
+import { consoleRoutes } from './console/console-routes.js';
 
 export type Role = 'api' | 'worker' | 'scheduler' | 'all';
 
@@ -176,6 +177,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   preferencesRoutes(server, { db, clock, guards });
   deadLettersRoutes(server, { db, clock, queue, guards });
   sandboxRoutes(server, { db, guards });
+  consoleRoutes(server, { db, clock, guards, queue, renderer });
   providersRoutes(server, {
     db,
     clock,

@@ -1,0 +1,25 @@
+import type { Db } from '../store/database.js';
+import type { Queue } from '../queue/queue.js';
+import type { Clock } from '../time/clock.js';
+import type { Server } from '../http/server-types.js';
+import type { AuthGuards } from '../http/auth-guards.js';
+import type { TemplateRenderer } from '../templates/template-renderer.js';
+
+/** What the operator console's routes need from the composition root. */
+export interface ConsoleRoutesDeps {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly guards: AuthGuards;
+  readonly queue: Queue;
+  readonly renderer: TemplateRenderer;
+}
+
+/**
+ * The routes the operator console (/admin) needs beyond the resource routes: dashboard
+ * figures, audience previews, the org tree, message previews. One registration in app.ts;
+ * the modules they come from are listed here.
+ */
+export function consoleRoutes(app: Server, deps: ConsoleRoutesDeps): void {
+  void app;
+  void deps;
+}
