@@ -29,6 +29,7 @@ import { createApiKey, listSources } from './sources/sources-store.js';
 import { usersRoutes } from './recipients/users-routes.js';
 import { groupsRoutes } from './recipients/groups-routes.js';
 import { preferencesRoutes } from './preferences/preferences-routes.js';
+import { meRoutes } from './me/me-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { deleteExpiredSessions } from './auth/sessions-store.js';
 import { Ingest } from './messages/ingest.js';
@@ -175,6 +176,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     callbacks: callbacks.emitter,
   });
   preferencesRoutes(server, { db, clock, guards });
+  meRoutes(server, { db, guards });
   deadLettersRoutes(server, { db, clock, queue, guards });
   sandboxRoutes(server, { db, guards });
   consoleRoutes(server, { db, clock, guards, queue, renderer });
