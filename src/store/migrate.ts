@@ -6,6 +6,7 @@ import { deliveryEngine } from './migrations/002-delivery-engine.js';
 import { deliveryFallback } from './migrations/003-delivery-fallback.js';
 import { brokerOutbox } from './migrations/004-broker-outbox.js';
 import { amqpIngress } from './migrations/005-amqp-ingress.js';
+import { consoleSupport } from './migrations/006-console.js';
 
 /** Numbered migrations, shared by every dialect, applied in order at start. */
 function migrations(dialect: SqlDialect): Record<string, Migration> {
@@ -15,6 +16,7 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
     '003-delivery-fallback': deliveryFallback(),
     '004-broker-outbox': brokerOutbox(dialect),
     '005-amqp-ingress': amqpIngress(),
+    '006-console': consoleSupport(),
   };
 }
 

@@ -119,6 +119,8 @@ export interface TemplatesTable {
   title: string | null;
   body: string;
   created_at: number;
+  /** Who stored this version (migration 006), as `messages.sent_by`; null when unknown. */
+  created_by?: string | null;
 }
 
 export interface MessagesTable {
@@ -142,6 +144,11 @@ export interface MessagesTable {
   idempotency_key: string | null;
   created_at: number;
   updated_at: number;
+  /**
+   * Who sent it from the console (migration 006): `operator:<external id>` or `admin-token`;
+   * null (or absent on insert) when the source itself sent it.
+   */
+  sent_by?: string | null;
 }
 
 export interface IdempotencyKeysTable {
