@@ -62,6 +62,21 @@ describe('configuration from HERALD_* variables', () => {
     );
   });
 
+  it('has no operations port unless HERALD_OPS_PORT is set (0 picks a free one)', () => {
+    assert.equal(loadConfig({}).opsPort, null);
+    assert.equal(loadConfig({ HERALD_OPS_PORT: '' }).opsPort, null);
+    assert.equal(loadConfig({ HERALD_OPS_PORT: '0' }).opsPort, 0);
+    assert.equal(loadConfig({ HERALD_OPS_PORT: ' 9464 ' }).opsPort, 9464);
+    assert.throws(
+      () => loadConfig({ HERALD_OPS_PORT: '70000' }),
+      /HERALD_OPS_PORT must be between 0 and 65535, got 70000/,
+    );
+    assert.throws(
+      () => loadConfig({ HERALD_OPS_PORT: 'metrics' }),
+      /HERALD_OPS_PORT must be a whole number, got "metrics"/,
+    );
+  });
+
   it('flags a misspelt HERALD_ variable instead of ignoring it', () => {
     assert.throws(() => loadConfig({ HERALD_PROT: '8080' }), /HERALD_PROT is not a Herald setting/);
   });

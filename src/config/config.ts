@@ -8,6 +8,11 @@ import { isIP } from 'node:net';
 export interface Config {
   readonly port: number;
   readonly host: string;
+  /**
+   * Port of the operations endpoint (/healthz, /readyz, /metrics) of the `worker` and
+   * `scheduler` roles, on `host`; null: they serve none. `api` and `all` serve these on `port`.
+   */
+  readonly opsPort: number | null;
   readonly dataDir: string;
   /** Empty → SQLite in `dataDir`; `postgres://…` → PostgreSQL (scale-out issue). */
   readonly databaseUrl: string;
@@ -130,6 +135,13 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export const CONFIG_SPEC = {
   HERALD_PORT: int(8080, 0, 65535, 'HTTP port (0 picks a free port).'),
   HERALD_HOST: str('0.0.0.0', 'Address the HTTP server binds to.'),
+  HERALD_OPS_PORT: {
+    doc: '`herald worker` and `herald scheduler`: port of their /healthz, /readyz and /metrics on HERALD_HOST (0 picks a free port). Empty: none (api and all serve them on HERALD_PORT).',
+    parse: (raw: string | undefined) => {
+      if (raw === undefined || raw.trim() === '') return null;
+      return int(0, 0, 65535, '').parse(raw, {});
+    },
+  } satisfies Spec<number | null>,
   HERALD_DATA_DIR: str('./data', 'Folder for the SQLite database (herald.db and its WAL files).'),
   HERALD_DATABASE_URL: url(
     ['postgres:', 'postgresql:'],
@@ -304,6 +316,7 @@ export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({
     port,
     host: values.HERALD_HOST as string,
+    opsPort: values.HERALD_OPS_PORT as number | null,
     dataDir: values.HERALD_DATA_DIR as string,
     databaseUrl: values.HERALD_DATABASE_URL as string,
     databasePoolSize: values.HERALD_DATABASE_POOL_SIZE as number,
