@@ -13,6 +13,7 @@ import type { Server } from './http/server-types.js';
 import { authGuards } from './http/auth-guards.js';
 import { Metrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/ops-routes.js';
+import { createOpsServer } from './ops/ops-server.js';
 import type { ProviderRegistry } from './channels/provider-registry.js';
 import { buildProviders } from './channels/build-providers.js';
 import { sandboxRoutes } from './channels/sandbox/sandbox-routes.js';
@@ -32,6 +33,7 @@ import { preferencesRoutes } from './preferences/preferences-routes.js';
 import { meRoutes } from './me/me-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { deleteExpiredSessions } from './auth/sessions-store.js';
+import { inTransaction } from './store/transaction.js';
 import { Ingest } from './messages/ingest.js';
 import { messagesRoutes } from './messages/messages-routes.js';
 import { AmqpIngress } from './ingress/amqp-ingress.js';
@@ -73,9 +75,17 @@ export interface Herald {
   readonly generatedAdminToken: string | null;
   /** Set when this start seeded the demo university. */
   readonly demo: DemoInfo | null;
-  /** Starts the parts of Herald this process runs; returns the URL when it serves HTTP. */
+  /**
+   * Starts the parts of Herald this process runs (see docs/scale-out.md, "Which role runs
+   * what") and returns the URL of its HTTP server: the API for `api` and `all`, the operations
+   * endpoint for `worker` and `scheduler` when HERALD_OPS_PORT is set, else null.
+   */
   start(role: Role): Promise<string | null>;
-  /** Stops taking work, finishes what is in hand, closes everything. */
+  /**
+   * Graceful stop: stops taking work (readiness, HTTP, the AMQP ingress, leasing,
+   * housekeeping), lets what is in hand finish (requests, jobs: their acks follow their
+   * commits), gives back what was taken but not begun, then closes every connection.
+   */
   close(): Promise<void>;
 }
 
@@ -194,7 +204,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   let workers: Workers | null = null;
   let ingress: AmqpIngress | null = null;
-  const timers: NodeJS.Timeout[] = [];
+  let opsServer: Server | null = null;
+  let housekeeping: Housekeeping | null = null;
+  let listening = false;
+  let closing: Promise<void> | null = null;
 
   return {
     config,
@@ -232,20 +245,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         });
       }
       if (role === 'scheduler' || role === 'all') {
-        const housekeeping = async () => {
+        housekeeping = startHousekeeping(log, async () => {
           const now = clock();
           await idempotencyRecords.purgeExpired(db, now);
           await deleteExpiredSessions(db, now);
-        };
-        timers.push(
-          setInterval(
-            () =>
-              void housekeeping().catch((err: unknown) =>
-                log.error({ err }, 'housekeeping failed'),
-              ),
-            10 * 60_000,
-          ),
-        );
+        });
       }
       ready = true;
       if ((role === 'api' || role === 'all') && config.brokerUrl && config.amqpIngress) {
@@ -265,22 +269,43 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         void ingress.start().catch(() => undefined);
       }
       if (role === 'api' || role === 'all') {
+        listening = true;
         return server.listen({ port: config.port, host: config.host });
+      }
+      if (config.opsPort !== null) {
+        opsServer = await createOpsServer({ logger: log, db, metrics, isReady: () => ready });
+        return opsServer.listen({ port: config.opsPort, host: config.host });
       }
       return null;
     },
-    async close() {
-      ready = false;
-      await ingress?.stop();
-      for (const t of timers) clearInterval(t);
-      await server.close();
-      await workers?.stop();
-      await callbacks.close();
-      await providers.close();
-      providerChanges.close();
-      await queue.close();
-      hub.close();
-      await store.close();
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        // Stop taking work, and let what is in hand finish: the HTTP server refuses new
+        // connections, answers the requests it has (each 202 was committed first) and ends
+        // the inbox streams; the ingress stops consuming and settles its deliveries; the job
+        // loops stop leasing and finish their jobs (acks go out after the commits). Side by
+        // side: in `herald all` none of them waits for another.
+        await Promise.all([
+          ingress?.stop(),
+          listening ? server.close() : undefined,
+          workers?.stop(),
+          housekeeping?.stop(),
+        ]);
+        await callbacks.close();
+        await providers.close();
+        providerChanges.close();
+        // Gives back what this process holds but never began (RabbitMQ: buffered deliveries go
+        // back to the broker for the other workers) and stops the outbox relay; rows it has
+        // not published wait for the relay of another process, or of this one's next start.
+        await queue.close();
+        // The operations port answers (readiness 503) until the work is done.
+        await opsServer?.close();
+        hub.close();
+        if (!listening) await server.close();
+        await store.close();
+      })();
+      return closing;
     },
   };
 }
@@ -308,21 +333,61 @@ async function ensureAdminToken(db: Db, config: Config): Promise<string | null> 
   return (res.numInsertedOrUpdatedRows ?? 0n) > 0n ? token : null;
 }
 
-/** Seeds the demo university into an empty database and creates one API key per source. */
+/**
+ * Seeds the demo university into an empty database and creates one API key per source.
+ * Several processes may start with HERALD_DEMO on one PostgreSQL database at once: each
+ * claims the `demo_seed` setting in the transaction that seeds, so exactly one seeds (and
+ * prints the keys); the others wait for its commit, find the claim taken and skip.
+ */
 async function seedIfEmpty(db: Db, clock: Clock): Promise<DemoInfo | null> {
   const anyUser = await db.selectFrom('users').select('id').limit(1).executeTakeFirst();
   const anySource = await db.selectFrom('sources').select('id').limit(1).executeTakeFirst();
   if (anyUser || anySource) return null;
-  const seeded = await seedDemo(db, clock());
-  const apiKeys: Record<string, string> = {};
-  for (const source of await listSources(db)) {
-    apiKeys[source.key] = (await createApiKey(db, source.id, clock())).secret;
-  }
+  return inTransaction(db, async (tx) => {
+    const claim = await tx
+      .insertInto('settings')
+      .values({ key: 'demo_seed', value: String(clock()) })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .executeTakeFirst();
+    if ((claim.numInsertedOrUpdatedRows ?? 0n) === 0n) return null;
+    const seeded = await seedDemo(tx, clock());
+    const apiKeys: Record<string, string> = {};
+    for (const source of await listSources(tx)) {
+      apiKeys[source.key] = (await createApiKey(tx, source.id, clock())).secret;
+    }
+    return {
+      password: seeded.password,
+      loginExamples: seeded.loginExamples,
+      apiKeys,
+      users: seeded.users,
+    };
+  });
+}
+
+interface Housekeeping {
+  /** Stops the timer and waits for a run in progress. */
+  stop(): Promise<void>;
+}
+
+/** The scheduler's periodic clean-up: once shortly after start, then every 10 minutes. */
+function startHousekeeping(log: Logger, run: () => Promise<void>): Housekeeping {
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  const tick = (): void => {
+    if (stopped || running) return;
+    running = run()
+      .catch((err: unknown) => log.error({ err }, 'housekeeping failed'))
+      .finally(() => (running = null));
+  };
+  const first = setTimeout(tick, 5_000);
+  const every = setInterval(tick, 10 * 60_000);
   return {
-    password: seeded.password,
-    loginExamples: seeded.loginExamples,
-    apiKeys,
-    users: seeded.users,
+    async stop() {
+      stopped = true;
+      clearTimeout(first);
+      clearInterval(every);
+      await running;
+    },
   };
 }
 

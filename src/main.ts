@@ -51,6 +51,9 @@ function banner(herald: Herald, url: string): string {
   return lines.join('\n');
 }
 
+/** Longest a graceful stop may take before the process gives up and exits 1. */
+const FORCE_EXIT_MS = 30_000;
+
 async function main(): Promise<void> {
   const command = process.argv[2] ?? 'all';
   const config = loadConfig();
@@ -65,28 +68,47 @@ async function main(): Promise<void> {
     console.error(`Usage: herald [${ROLES.join('|')}|migrate]`);
     process.exit(2);
   }
-  const herald = await buildApp(config);
-  const url = await herald.start(command as Role);
-  if (url) process.stdout.write(banner(herald, config.publicUrl || url) + '\n');
-  else process.stdout.write(`\n  Herald ${command} is running (pid ${process.pid})\n\n`);
+  const role = command as Role;
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    herald.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 30_000);
-    force.unref();
-    herald.close().then(
+  // Signals are taken over before anything starts: a SIGTERM during start-up (migrations,
+  // connecting, the demo seed) must not kill the process half-way by the default action —
+  // it lets start-up finish, then stops gracefully like any other.
+  let herald: Herald | null = null;
+  let started = false;
+  let stopping: string | null = null;
+  const shutDown = (h: Herald, signal: string): void => {
+    h.log.info({ signal, role }, 'shutting down');
+    h.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        herald.log.error({ err }, 'shutdown failed');
+        h.log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = signal;
+    const force = setTimeout(() => {
+      console.error(`Herald ${role}: graceful stop took over ${FORCE_EXIT_MS / 1000} s; exiting`);
+      process.exit(1);
+    }, FORCE_EXIT_MS);
+    force.unref();
+    if (herald && started) shutDown(herald, signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  herald = await buildApp(config);
+  const url = await herald.start(role);
+  started = true;
+  if (role === 'api' || role === 'all') {
+    process.stdout.write(banner(herald, config.publicUrl || url!) + '\n');
+  } else {
+    const ops = url ? `; metrics at ${url}/metrics` : '';
+    process.stdout.write(`\n  Herald ${role} is running (pid ${process.pid})${ops}\n\n`);
+  }
+  if (stopping) shutDown(herald, stopping);
 }
 
 main().catch((err: unknown) => {

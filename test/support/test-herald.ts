@@ -83,9 +83,18 @@ export interface ChildHerald {
   readonly proc: ChildProcess;
   /** Where its HTTP API listens; empty for the `worker` and `scheduler` roles. */
   readonly url: string;
+  /**
+   * Where its /healthz, /readyz and /metrics answer: the API's URL for `api` and `all`; for
+   * `worker` and `scheduler` the operations port (HERALD_OPS_PORT), empty without one.
+   */
+  readonly opsUrl: string;
   /** Everything the process printed on stdout so far. */
   output(): string;
-  /** SIGKILL, and wait for the process to be gone. */
+  /** Everything it printed on stderr so far (its log at HERALD_LOG_LEVEL). */
+  errors(): string;
+  /** Settles when the process has exited: its exit code, or the signal that ended it. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends `signal` (SIGKILL unless told), and waits for the process to be gone. */
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -114,28 +123,39 @@ export async function spawnHerald(
   let err = '';
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const { url, opsUrl } = await new Promise<{ url: string; opsUrl: string }>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`Herald did not start in 30 s:\n${out}\n${err}`)),
       30_000,
     );
     const check = () => {
-      const m = /Herald is running at (http:\/\/\S+)/.exec(out);
-      if (m || /Herald (worker|scheduler) is running/.test(out)) {
+      const api = /Herald is running at (http:\/\/\S+)/.exec(out);
+      // `Herald worker is running (pid 123); metrics at http://127.0.0.1:9464/metrics`
+      const other =
+        /Herald (?:worker|scheduler) is running \(pid \d+\)(?:; metrics at (http:\/\/\S+)\/metrics)?\n/.exec(
+          out,
+        );
+      if (api || other) {
         clearTimeout(timer);
-        resolve(m?.[1] ?? '');
+        resolve(api ? { url: api[1]!, opsUrl: api[1]! } : { url: '', opsUrl: other![1] ?? '' });
       }
     };
     proc.stdout!.on('data', check);
-    proc.on('exit', (code) => {
+    void exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`Herald exited with ${code}:\n${out}\n${err}`));
+      reject(new Error(`Herald exited with ${code ?? signal}:\n${out}\n${err}`));
     });
   });
   return {
     proc,
     url,
+    opsUrl,
+    exited,
     output: () => out,
+    errors: () => err,
     kill: (signal = 'SIGKILL') =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
