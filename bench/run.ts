@@ -12,15 +12,18 @@
  *                    [--drain-timeout 120] [--quiet-wait 60]
  *
  * `--only ingest` still measures the ceiling beside it (use --no-ceiling to skip it).
+ * `--mode scale` runs the scale-out scenarios instead (PostgreSQL + RabbitMQ, one api and
+ * several worker processes; see bench/scale-run.ts); `--mode embedded` is the default.
  * `--profile` runs Herald under `node --cpu-prof` and prints the top self-time functions of
  * the measured window of each scenario; the .cpuprofile files stay in bench/results/profiles/.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildDist, ROOT, startHerald, type BuildInfo, type Runtime } from './lib/child.js';
+import { ROOT, type BuildInfo, type Runtime } from './lib/child.js';
+import { buildAndCheck, git } from './lib/build-check.js';
+import { int, mib, renderTable, verdict, type Row } from './lib/report.js';
 import { installCleanupHandlers } from './lib/cleanup.js';
 import { waitForQuiet, type Quiet } from './lib/procfs.js';
 import { formatProfileSummary } from './lib/cpu-profile.js';
@@ -55,8 +58,24 @@ const TARGETS = {
   emailPerS: 1_000,
 };
 
-function parseCli() {
+/** `--mode embedded|scale` (or `--mode=…`), and the remaining arguments for that mode. */
+function splitMode(argv: readonly string[]): { mode: string; rest: string[] } {
+  const rest: string[] = [];
+  let mode = 'embedded';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--mode') mode = argv[++i] ?? '';
+    else if (a.startsWith('--mode=')) mode = a.slice('--mode='.length);
+    else rest.push(a);
+  }
+  if (mode !== 'embedded' && mode !== 'scale')
+    throw new Error(`--mode must be embedded or scale, got "${mode}"`);
+  return { mode, rest };
+}
+
+function parseCli(args: string[]) {
   const { values } = parseArgs({
+    args,
     options: {
       only: { type: 'string' },
       duration: { type: 'string', default: '10' },
@@ -84,7 +103,8 @@ function parseCli() {
   });
   if (values.help) {
     console.log(
-      'npm run bench -- [--only ceiling,ingest,ingest-api,broadcast,queue,email,email-broadcast,email-broadcast-fail] [--duration 10] [--warmup 2] [--connections 50]\n' +
+      'npm run bench -- [--mode embedded|scale] (scale: npm run bench -- --mode scale --help)\n' +
+        'npm run bench -- [--only ceiling,ingest,ingest-api,broadcast,queue,email,email-broadcast,email-broadcast-fail] [--duration 10] [--warmup 2] [--connections 50]\n' +
         '                 [--users 30000] [--chunk 5000] [--runtime dist|tsx] [--src worktree|<git rev>] [--profile] [--sql-trace] [--top 15] [--no-ceiling]\n' +
         '                 [--broadcast-timeout 300] [--drain-timeout 120] [--quiet-wait 60]\n' +
         '                 [--email-count 20000] [--email-connections 5] [--no-email-compare] [--email-fail-rate 0.2] [--email-retry-base-ms 250]',
@@ -135,78 +155,12 @@ function parseCli() {
   };
 }
 
-function git(args: string[]): string | null {
-  try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Builds the dist runtime and proves it starts. Others edit src/ while the bench runs, so a
- * snapshot caught mid-edit may not load: then wait and snapshot again (worktree only).
- */
-async function buildAndCheck(src: string, log: (line: string) => void): Promise<BuildInfo> {
-  for (let attempt = 1; ; attempt++) {
-    log(
-      `building ${src === 'worktree' ? 'a snapshot of src/' : `src/ at ${src}`} → node_modules/.cache/herald-bench/dist (tsc)`,
-    );
-    let build: BuildInfo | null = null;
-    try {
-      build = buildDist(src);
-      log(
-        `  built ${build.commit?.slice(0, 8) ?? '?'}${src === 'worktree' ? ' + uncommitted edits' : ''} in ${(build.ms / 1000).toFixed(1)} s (${build.files} files, sha256 ${build.snapshotSha256.slice(0, 12)})` +
-          `${build.tscExit !== 0 ? ` — tsc reported type errors (exit ${build.tscExit}); the emitted JS is used` : ''}`,
-      );
-      const herald = await startHerald({ runtime: 'dist' });
-      await herald.close();
-      return build;
-    } catch (err) {
-      const why = (err as Error).message.split('\n').slice(0, 8).join('\n    ');
-      if (src !== 'worktree' || attempt >= 4) {
-        throw new Error(
-          `the build of ${src} does not start: ${why}\n  (try --src HEAD to bench the last commit)`,
-        );
-      }
-      log(
-        `  the snapshot does not start (src/ mid-edit?): ${why}\n  retrying in 20 s (${attempt}/3)`,
-      );
-      await new Promise((r) => setTimeout(r, 20_000));
-    }
-  }
-}
-
-const int = (n: number) => Math.round(n).toLocaleString('en');
-const mib = (kb: number) => kb / 1024;
-
-type Row = [section: string, metric: string, value: string, target: string, verdict: string];
-
-function verdict(ok: boolean | null): string {
-  return ok === null ? '' : ok ? 'MET' : 'MISSED';
-}
-
-function renderTable(rows: Row[]): string {
-  const header: Row = ['scenario', 'metric', 'measured', 'target', ''];
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  const line = (r: Row) =>
-    '| ' +
-    r.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ') +
-    ' |';
-  const sep = '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|';
-  const out = [line(header), sep];
-  let last = '';
-  for (const r of rows) {
-    out.push(line(r[0] === last ? ['', r[1], r[2], r[3], r[4]] : r));
-    last = r[0];
-  }
-  return out.join('\n');
-}
-
 async function main(): Promise<void> {
   installCleanupHandlers();
-  const cli = parseCli();
+  const { mode, rest } = splitMode(process.argv.slice(2));
+  // Loaded only when asked for: it brings amqplib, pg and the broker topology.
+  if (mode === 'scale') return (await import('./scale-run.js')).runScaleMode(rest);
+  const cli = parseCli(rest);
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const resultsDir = join(ROOT, 'bench/results');

@@ -146,6 +146,8 @@ export interface ChildSpec {
   readonly startTimeoutMs?: number;
   /** When set, `--cpu-prof` writes into this folder. */
   readonly profileDir?: string | undefined;
+  /** Give the child a stdin pipe (`proc.stdin`) instead of none. */
+  readonly stdin?: boolean;
 }
 
 export async function startChild(spec: ChildSpec): Promise<StartedChild> {
@@ -162,7 +164,7 @@ export async function startChild(spec: ChildSpec): Promise<StartedChild> {
       ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
       ...spec.env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [spec.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   trackChild(proc);
   let out = '';
@@ -241,6 +243,34 @@ export interface HeraldChild extends StartedChild {
   close(): ReturnType<StartedChild['stop']>;
 }
 
+/**
+ * The environment of a Herald child: HERALD_* settings of the bench's own environment reach
+ * Herald (e.g. HERALD_WORKER_THREAD=false), except the ones the bench must control.
+ */
+function heraldEnv(dataDir: string, sqlTraceFile: string | undefined, env: Record<string, string>) {
+  return {
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        (e): e is [string, string] => e[0].startsWith('HERALD_') && e[1] !== undefined,
+      ),
+    ),
+    HERALD_DATA_DIR: dataDir,
+    HERALD_PORT: '0',
+    HERALD_HOST: '127.0.0.1',
+    HERALD_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+    HERALD_LOG_LEVEL: 'warn',
+    HERALD_DEMO: 'true',
+    ...(sqlTraceFile ? { BENCH_SQL_TRACE: sqlTraceFile } : {}),
+    ...env,
+  };
+}
+
+function heraldScript(runtime: Runtime): string[] {
+  return runtime === 'dist'
+    ? [join(DIST, 'main.js')]
+    : ['--import', 'tsx', join(ROOT, 'src/main.ts')];
+}
+
 /** Herald (`all` role unless told) on a FRESH data folder with the demo seed, log level warn. */
 export async function startHerald(opts: {
   runtime: Runtime;
@@ -250,38 +280,20 @@ export async function startHerald(opts: {
   /** `all` (default: API + workers + scheduler in one process) or `api` (no workers). */
   role?: 'all' | 'api';
   env?: Record<string, string>;
+  /** Name of the child in messages (default `herald`). */
+  name?: string;
 }): Promise<HeraldChild> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   trackDir(dataDir);
   const trace = opts.sqlTraceFile
     ? ['--import', pathToFileURL(join(ROOT, 'bench/lib/sql-trace.mjs')).href]
     : [];
-  const script =
-    opts.runtime === 'dist'
-      ? [join(DIST, 'main.js')]
-      : ['--import', 'tsx', join(ROOT, 'src/main.ts')];
   let child: StartedChild;
   try {
     child = await startChild({
-      name: 'herald',
-      args: [...trace, ...script, opts.role ?? 'all'],
-      env: {
-        // HERALD_* settings of the bench's own environment reach Herald (e.g. HERALD_WORKER_THREAD=false),
-        // except the ones the bench must control.
-        ...Object.fromEntries(
-          Object.entries(process.env).filter(
-            (e): e is [string, string] => e[0].startsWith('HERALD_') && e[1] !== undefined,
-          ),
-        ),
-        HERALD_DATA_DIR: dataDir,
-        HERALD_PORT: '0',
-        HERALD_HOST: '127.0.0.1',
-        HERALD_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
-        HERALD_LOG_LEVEL: 'warn',
-        HERALD_DEMO: 'true',
-        ...(opts.sqlTraceFile ? { BENCH_SQL_TRACE: opts.sqlTraceFile } : {}),
-        ...opts.env,
-      },
+      name: opts.name ?? 'herald',
+      args: [...trace, ...heraldScript(opts.runtime), opts.role ?? 'all'],
+      env: heraldEnv(dataDir, opts.sqlTraceFile, opts.env ?? {}),
       // The banner is one write; the last demo key line means it is complete.
       ready: /Herald is running at (http:\/\/\S+)[\s\S]*Demo source API keys[\s\S]*\n\s+xsc\s+\S+/,
       startTimeoutMs: 60_000,
@@ -312,6 +324,43 @@ export async function startHerald(opts: {
       return res;
     },
   };
+}
+
+/**
+ * A Herald process without HTTP (`worker` or `scheduler`), ready when it prints
+ * `Herald <role> is running (pid N)`. Its data folder is fresh and removed by `stop`'s caller
+ * through the cleanup registry (nothing is written there on PostgreSQL).
+ */
+export async function startHeraldBackground(opts: {
+  runtime: Runtime;
+  role: 'worker' | 'scheduler';
+  name: string;
+  profileDir?: string | undefined;
+  env?: Record<string, string>;
+}): Promise<StartedChild> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  trackDir(dataDir);
+  try {
+    const child = await startChild({
+      name: opts.name,
+      args: [...heraldScript(opts.runtime), opts.role],
+      env: heraldEnv(dataDir, undefined, opts.env ?? {}),
+      ready: new RegExp(`Herald ${opts.role} is running \\(pid \\d+\\)`),
+      startTimeoutMs: 60_000,
+      profileDir: opts.profileDir,
+    });
+    return {
+      ...child,
+      async stop(graceMs) {
+        const res = await child.stop(graceMs);
+        removeDir(dataDir);
+        return res;
+      },
+    };
+  } catch (err) {
+    removeDir(dataDir);
+    throw err;
+  }
 }
 
 /** Where one run keeps its CPU profiles. */

@@ -1,12 +1,24 @@
 /**
  * Whatever the bench starts or creates is registered here, so that a normal end, a failure,
- * Ctrl-C or an uncaught error all leave no child process and no temporary folder behind.
+ * Ctrl-C or an uncaught error all leave no child process, no temporary folder and — in the
+ * scale-out mode — no PostgreSQL schema and no RabbitMQ queue behind.
  */
 import { rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
+
+/** Something outside this process (a schema, broker objects) that must be removed at the end. */
+export interface ExternalResource {
+  readonly label: string;
+  /** The normal way out. */
+  release(): Promise<void>;
+  /** The way out from process 'exit', where nothing asynchronous runs any more. */
+  releaseSync(): void;
+}
+
+const resources = new Set<ExternalResource>();
 
 export function trackChild(proc: ChildProcess): void {
   children.add(proc);
@@ -22,8 +34,17 @@ export function removeDir(dir: string): void {
   dirs.delete(dir);
 }
 
-/** Synchronous, so it also works from process 'exit'. */
-export function cleanupNow(): void {
+export function trackResource(resource: ExternalResource): void {
+  resources.add(resource);
+}
+
+/** Releases a tracked resource now (and forgets it, whether that worked or not). */
+export async function releaseResource(resource: ExternalResource): Promise<void> {
+  resources.delete(resource);
+  await resource.release();
+}
+
+function killChildren(): void {
   for (const proc of children) {
     if (proc.exitCode === null && proc.signalCode === null) {
       try {
@@ -34,6 +55,11 @@ export function cleanupNow(): void {
     }
   }
   children.clear();
+}
+
+/** Synchronous, so it also works from process 'exit'. */
+export function cleanupNow(): void {
+  killChildren();
   for (const dir of dirs) {
     try {
       rmSync(dir, { recursive: true, force: true });
@@ -42,9 +68,51 @@ export function cleanupNow(): void {
     }
   }
   dirs.clear();
+  for (const resource of [...resources]) {
+    resources.delete(resource);
+    try {
+      resource.releaseSync();
+    } catch (err) {
+      process.stderr.write(`bench: could not remove ${resource.label}: ${String(err)}\n`);
+    }
+  }
+}
+
+/**
+ * Kills the children (their connections close, so nothing holds the schema or the queues),
+ * then releases the external resources the asynchronous way, each within `timeoutMs`; what is
+ * left is released synchronously by cleanupNow on 'exit'.
+ */
+async function cleanupAsync(timeoutMs = 20_000): Promise<void> {
+  killChildren();
+  for (const resource of [...resources]) {
+    process.stderr.write(`bench: removing ${resource.label}\n`);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        releaseResource(resource),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      // Tracked again: the synchronous fallback on 'exit' has another go.
+      resources.add(resource);
+      process.stderr.write(`bench: ${resource.label}: ${(err as Error).message}\n`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 let installed = false;
+let exiting = false;
+
+function exitAfterCleanup(code: number): void {
+  if (exiting) return;
+  exiting = true;
+  void cleanupAsync().finally(() => process.exit(code));
+}
 
 export function installCleanupHandlers(): void {
   if (installed) return;
@@ -52,19 +120,20 @@ export function installCleanupHandlers(): void {
   process.on('exit', cleanupNow);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      if (exiting) {
+        process.stderr.write(`\nbench: ${signal} again, exiting now\n`);
+        process.exit(130);
+      }
       process.stderr.write(`\nbench: ${signal}, stopping children and removing temp folders\n`);
-      cleanupNow();
-      process.exit(130);
+      exitAfterCleanup(130);
     });
   }
   process.on('uncaughtException', (err) => {
     process.stderr.write(`bench: uncaught ${err.stack ?? String(err)}\n`);
-    cleanupNow();
-    process.exit(1);
+    exitAfterCleanup(1);
   });
   process.on('unhandledRejection', (err) => {
     process.stderr.write(`bench: unhandled rejection ${(err as Error)?.stack ?? String(err)}\n`);
-    cleanupNow();
-    process.exit(1);
+    exitAfterCleanup(1);
   });
 }

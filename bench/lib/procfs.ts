@@ -1,6 +1,6 @@
 /** Memory and CPU of a child process from Linux /proc (the bench runs on Linux). */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 let clockTicks: number | null = null;
 
@@ -46,15 +46,62 @@ export function resetPeakRss(pid: number): boolean {
 /** User + system CPU seconds the process has used so far (all its threads). */
 export function readCpuSeconds(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces), which ends with ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(rest[11]);
-    const stime = Number(rest[12]);
-    return (utime + stime) / ticksPerSecond();
+    return cpuOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
+}
+
+function cpuOfStat(stat: string): number {
+  // Fields after the command name (which may contain spaces), which ends with ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return (utime + stime) / ticksPerSecond();
+}
+
+/**
+ * CPU seconds used so far by each process with one of these command names (`beam.smp`,
+ * `postgres`): the services under a scale-out run, by pid. See cpuDelta.
+ */
+export function readCpuSecondsByCommand(
+  names: readonly string[],
+): Map<number, { comm: string; cpuS: number }> {
+  const out = new Map<number, { comm: string; cpuS: number }>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return out;
+  }
+  for (const pid of entries) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (names.includes(comm)) out.set(Number(pid), { comm, cpuS: cpuOfStat(stat) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds per command name between two readings: processes alive at the end count what
+ * they used since the first reading (or since they started, if they are new); processes that
+ * ended meanwhile are missed. The services serve everyone on the machine, so this includes
+ * other users' work.
+ */
+export function cpuDelta(
+  before: ReadonlyMap<number, { comm: string; cpuS: number }>,
+  after: ReadonlyMap<number, { comm: string; cpuS: number }>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [pid, { comm, cpuS }] of after) {
+    const prev = before.get(pid);
+    out[comm] = (out[comm] ?? 0) + cpuS - (prev && prev.comm === comm ? prev.cpuS : 0);
+  }
+  return out;
 }
 
 export interface MemorySamples {

@@ -10,10 +10,10 @@ import type { ProfileSummary } from '../lib/cpu-profile.js';
 import { summarizeSqlTrace, type SqlSummary } from '../lib/sql-summary.js';
 import { newProfileDir, startHerald } from '../lib/child.js';
 import { removeDir } from '../lib/cleanup.js';
-import { expectStatus, requestJson, sleep } from '../lib/http.js';
+import { sleep } from '../lib/http.js';
 import { readCpuSeconds, sampleMemory, type MemorySamples } from '../lib/procfs.js';
-import { DEMO_EXAMPLES } from '../../src/demo/demo-seed.js';
 import { maybeSummarize, monoUs, toggleSqlTrace, type BenchOptions } from './common.js';
+import { importUsers, sendAndPoll } from './broadcast-steps.js';
 
 export interface BroadcastResult {
   readonly users: number;
@@ -45,29 +45,6 @@ export interface BroadcastResult {
   readonly sql: SqlSummary | null;
 }
 
-interface MessageView {
-  status: string;
-  recipients: number;
-  totals: Record<string, number>;
-  counts: Record<string, Record<string, number>>;
-}
-
-/** Deterministic generated students: phones (SMS goes to the sandbox), attribute bench=yes. */
-function generatedUsers(from: number, count: number) {
-  return Array.from({ length: count }, (_, k) => {
-    const i = from + k;
-    return {
-      externalId: `B${String(i).padStart(7, '0')}`,
-      name: `压测用户${i}`,
-      roles: ['undergraduate'],
-      orgPath: `压测学院/压测系/${2020 + (i % 5)}级${1 + (i % 40)}班`,
-      attributes: { bench: 'yes', campus: i % 2 === 0 ? '北校区' : '南校区' },
-      locale: i % 10 === 0 ? 'en' : 'zh-CN',
-      phone: `139${String(i).padStart(8, '0')}`,
-    };
-  });
-}
-
 export async function runBroadcast(opts: BenchOptions): Promise<BroadcastResult> {
   const profileDir = opts.profileRoot ? newProfileDir(opts.profileRoot, 'broadcast') : undefined;
   const sqlTraceFile = opts.sqlTraceRoot
@@ -77,99 +54,29 @@ export async function runBroadcast(opts: BenchOptions): Promise<BroadcastResult>
   let stopped = false;
   try {
     // 1. Users, through the public import API.
-    const importStart = performance.now();
-    let chunks = 0;
-    for (let from = 0; from < opts.users; from += opts.importChunk) {
-      const count = Math.min(opts.importChunk, opts.users - from);
-      const res = await expectStatus<{ created: number; updated: number; failed: number }>(
-        `import users ${from}..${from + count - 1}`,
-        200,
-        requestJson('POST', `${herald.url}/v1/users/import`, {
-          token: herald.adminToken,
-          body: generatedUsers(from, count),
-          timeoutMs: 180_000,
-        }),
-      );
-      if (res.created !== count || res.failed !== 0) {
-        throw new Error(
-          `import chunk at ${from}: created ${res.created}, failed ${res.failed}, expected ${count}`,
-        );
-      }
-      chunks++;
-    }
-    const importMs = performance.now() - importStart;
-    opts.log(`  broadcast: imported ${opts.users} users in ${(importMs / 1000).toFixed(1)} s`);
+    const imported = await importUsers(herald.url, herald.adminToken, opts.users, opts.importChunk);
+    opts.log(`  broadcast: imported ${opts.users} users in ${(imported.ms / 1000).toFixed(1)} s`);
     await sleep(500);
 
-    // 2. One message to exactly those users, on two channels.
+    // 2. One message to exactly those users, on two channels; 3. poll until every delivery is final.
     const expected = opts.users * 2;
     const memory = sampleMemory(herald.pid, 100);
     const cpu0 = readCpuSeconds(herald.pid);
     toggleSqlTrace(opts, herald.pid);
     const from = monoUs();
-    const t0 = performance.now();
-    const accepted = await expectStatus<{ id: string }>(
-      'broadcast send',
-      202,
-      requestJson('POST', `${herald.url}/v1/messages`, {
-        token: herald.keys.jwc!,
-        body: {
-          category: 'exam.reminder',
-          to: { filter: { attributes: { bench: 'yes' } } },
-          channels: ['in_app', 'sms'],
-          data: DEMO_EXAMPLES['exam.reminder'],
-        },
-      }),
-    );
-    const postMs = performance.now() - t0;
-    opts.log(
-      `  broadcast: message ${accepted.id} accepted in ${postMs.toFixed(0)} ms; polling every 100 ms`,
-    );
-
-    // 3. Poll until every delivery is final.
-    let view: MessageView | null = null;
-    let finalS: number | null = null;
-    let fanoutDoneS: number | null = null;
-    let polls = 0;
-    const pollMs: number[] = [];
-    let lastLog = performance.now();
-    const deadline = t0 + opts.broadcastTimeoutS * 1000;
-    while (performance.now() < deadline) {
-      const tick = performance.now();
-      if (herald.exited())
-        throw new Error(`Herald exited during the broadcast:\n${herald.errors()}`);
-      view = await expectStatus<MessageView>(
-        'poll message',
-        200,
-        requestJson('GET', `${herald.url}/v1/messages/${accepted.id}`, {
-          token: herald.keys.jwc!,
-          timeoutMs: 30_000,
-        }),
-      );
-      polls++;
-      const seen = performance.now();
-      pollMs.push(seen - tick);
-      const total = Object.values(view.totals).reduce((a, b) => a + b, 0);
-      if (fanoutDoneS === null && (view.status === 'dispatched' || view.status === 'completed')) {
-        fanoutDoneS = (seen - t0) / 1000;
-      }
-      if (view.status === 'completed' && total === expected) {
-        finalS = (seen - t0) / 1000;
-        break;
-      }
-      if (view.status === 'completed' && total !== expected) {
-        throw new Error(
-          `message completed with ${total} deliveries, expected ${expected}: ${JSON.stringify(view.totals)}`,
-        );
-      }
-      if (seen - lastLog > 5_000) {
-        lastLog = seen;
-        opts.log(
-          `  broadcast: ${((seen - t0) / 1000).toFixed(0)} s, ${view.status}, ${JSON.stringify(view.totals)}`,
-        );
-      }
-      await sleep(Math.max(0, 100 - (performance.now() - tick)));
-    }
+    const poll = await sendAndPoll({
+      url: herald.url,
+      token: herald.keys.jwc!,
+      expected,
+      timeoutS: opts.broadcastTimeoutS,
+      log: opts.log,
+      check: () => {
+        if (herald.exited())
+          throw new Error(`Herald exited during the broadcast:\n${herald.errors()}`);
+      },
+    });
+    const { finalS, view } = poll;
+    const accepted = { id: poll.messageId };
     const to = monoUs();
     toggleSqlTrace(opts, herald.pid);
     const cpu1 = readCpuSeconds(herald.pid);
@@ -211,10 +118,14 @@ export async function runBroadcast(opts: BenchOptions): Promise<BroadcastResult>
     return {
       users: opts.users,
       expectedDeliveries: expected,
-      import: { ms: importMs, usersPerS: opts.users / (importMs / 1000), chunks },
-      postMs,
+      import: {
+        ms: imported.ms,
+        usersPerS: opts.users / (imported.ms / 1000),
+        chunks: imported.chunks,
+      },
+      postMs: poll.postMs,
       finalS,
-      fanoutDoneS,
+      fanoutDoneS: poll.fanoutDoneS,
       serverFinalS,
       serverFanoutS,
       serverFirstFinalS,
@@ -224,12 +135,8 @@ export async function runBroadcast(opts: BenchOptions): Promise<BroadcastResult>
       memory: mem,
       heraldCpuS: cpuS,
       cpuUsPerDelivery: cpuS !== null && finalS ? (cpuS * 1e6) / expected : null,
-      polls,
-      pollLatencyMs: {
-        p50: [...pollMs].sort((a, b) => a - b)[Math.floor(pollMs.length / 2)] ?? NaN,
-        max: Math.max(...pollMs),
-        first: pollMs[0] ?? NaN,
-      },
+      polls: poll.polls,
+      pollLatencyMs: poll.pollLatencyMs,
       timedOut: finalS === null,
       profile: maybeSummarize(stop.profile, [from, to], opts.top),
       sql: sqlTraceFile ? summarizeSqlTrace(sqlTraceFile, 'delivery', expected) : null,

@@ -3,6 +3,7 @@ import { DEMO_EXAMPLES } from '../../src/demo/demo-seed.js';
 import type { Runtime } from '../lib/child.js';
 import type { ProfileSummary } from '../lib/cpu-profile.js';
 import { summarizeProfile } from '../lib/cpu-profile.js';
+import { expectStatus, requestJson } from '../lib/http.js';
 
 export interface BenchOptions {
   readonly runtime: Runtime;
@@ -31,6 +32,26 @@ export function sendBody(externalId: string): string {
     channels: ['in_app'],
     data: DEMO_EXAMPLES['exam.reminder'],
   });
+}
+
+/** External ids of every user (the demo's), page by page through `GET /v1/users`. */
+export async function listUserIds(url: string, adminToken: string): Promise<string[]> {
+  const users: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { items: { externalId: string }[]; nextCursor: string | null } = await expectStatus(
+      'list users',
+      200,
+      requestJson(
+        'GET',
+        `${url}/v1/users?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        { token: adminToken },
+      ),
+    );
+    users.push(...page.items.map((u) => u.externalId));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return users;
 }
 
 /** One autocannon request that POSTs a random body of `bodies` each time. */

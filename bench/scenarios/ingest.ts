@@ -19,6 +19,7 @@ import {
 import { readCpuSeconds, sampleMemory, type MemorySamples } from '../lib/procfs.js';
 import {
   benchCpu,
+  listUserIds,
   maybeSummarize,
   monoUs,
   randomPostRequests,
@@ -67,22 +68,7 @@ export async function runIngest(
   let closed = false;
   try {
     const jwc = herald.keys.jwc!;
-    const users: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { items: { externalId: string }[]; nextCursor: string | null } =
-        await expectStatus(
-          'list users',
-          200,
-          requestJson(
-            'GET',
-            `${herald.url}/v1/users?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
-            { token: herald.adminToken },
-          ),
-        );
-      users.push(...page.items.map((u) => u.externalId));
-      cursor = page.nextCursor;
-    } while (cursor);
+    const users = await listUserIds(herald.url, herald.adminToken);
     const bodies = users.map(sendBody);
     await expectStatus(
       'probe send',

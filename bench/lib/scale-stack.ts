@@ -1,0 +1,118 @@
+/**
+ * Herald scaled out for one scenario: one `herald api` and N `herald worker` processes of the
+ * bench's build on PostgreSQL (a fresh schema) and RabbitMQ (a fresh name prefix), both
+ * removed again when the stack stops — or, if the bench dies first, by the cleanup handlers.
+ *
+ * The api starts first on the empty schema: it migrates it and seeds the demo university
+ * (its banner carries the demo API keys); the workers start after it, with the sandbox on and
+ * the demo seed off.
+ */
+import type pg from 'pg';
+import { newProfileDir, startHerald, startHeraldBackground } from './child.js';
+import type { HeraldChild, Runtime, StartedChild } from './child.js';
+import { releaseResource } from './cleanup.js';
+import { benchPool, reserveRun, runDatabaseUrl, type ScaleRunSpec } from './scale-services.js';
+
+export interface ScaleStackOptions {
+  readonly runtime: Runtime;
+  readonly databaseUrl: string;
+  readonly brokerUrl: string;
+  readonly workers: number;
+  /** `--cpu-prof` folder of this scenario (one sub-folder per process), or none. */
+  readonly profileDir?: string | undefined;
+  /** Extra HERALD_* settings for every process. */
+  readonly env?: Record<string, string>;
+  readonly log: (line: string) => void;
+}
+
+export interface ScaleStack {
+  readonly spec: ScaleRunSpec;
+  readonly api: HeraldChild;
+  readonly workers: readonly StartedChild[];
+  /** The bench's own connections to the run's schema (server-side times, drain checks). */
+  readonly pool: pg.Pool;
+  /** Name and pid of every Herald process, the api first. */
+  processes(): { name: string; pid: number }[];
+  /** Throws when a Herald process has exited. */
+  check(): void;
+  /**
+   * Stops the processes (SIGTERM, graceful; their CPU profiles are written then), then drops
+   * the schema and deletes the broker objects. Returns the main-thread profile per process.
+   */
+  stop(): Promise<Record<string, string | null>>;
+}
+
+export async function startScaleStack(opts: ScaleStackOptions): Promise<ScaleStack> {
+  const { spec, resource } = reserveRun(opts.databaseUrl, opts.brokerUrl);
+  const env = {
+    HERALD_DATABASE_URL: runDatabaseUrl(spec),
+    HERALD_BROKER_URL: spec.brokerUrl,
+    HERALD_BROKER_PREFIX: spec.name,
+    // node-postgres needs a user when the URL names none (see defaultPgUser).
+    PGUSER: process.env.PGUSER!,
+    ...opts.env,
+  };
+  const profileFor = (name: string) =>
+    opts.profileDir ? newProfileDir(opts.profileDir, name) : undefined;
+  const started: StartedChild[] = [];
+  let pool: pg.Pool | null = null;
+  let stopping: Promise<Record<string, string | null>> | null = null;
+  const teardown = (): Promise<Record<string, string | null>> => (stopping ??= stopAll());
+  const stopAll = async (): Promise<Record<string, string | null>> => {
+    const profiles: Record<string, string | null> = {};
+    // Workers first: they hand back what they hold while the api's relay still runs.
+    for (const child of [...started].reverse()) {
+      const res = 'close' in child ? await (child as HeraldChild).close() : await child.stop();
+      profiles[child.name] = res.profile;
+    }
+    await pool?.end().catch(() => undefined);
+    await releaseResource(resource);
+    return profiles;
+  };
+  try {
+    opts.log(`  scale: schema and broker prefix ${spec.name}; starting herald api`);
+    const api = await startHerald({
+      runtime: opts.runtime,
+      role: 'api',
+      name: 'api',
+      profileDir: profileFor('api'),
+      env: { ...env, HERALD_DEMO: 'true' },
+    });
+    started.push(api);
+    const workers: StartedChild[] = [];
+    for (let i = 1; i <= opts.workers; i++) {
+      const worker = await startHeraldBackground({
+        runtime: opts.runtime,
+        role: 'worker',
+        name: `worker ${i}`,
+        profileDir: profileFor(`worker-${i}`),
+        env: { ...env, HERALD_DEMO: 'false', HERALD_SANDBOX: 'true' },
+      });
+      started.push(worker);
+      workers.push(worker);
+    }
+    opts.log(
+      `  scale: api pid ${api.pid} at ${api.url}, workers ${workers.map((w) => `pid ${w.pid}`).join(', ')}`,
+    );
+    pool = benchPool(spec);
+    const all = [api, ...workers];
+    return {
+      spec,
+      api,
+      workers,
+      pool,
+      processes: () => all.map((c) => ({ name: c.name, pid: c.pid })),
+      check() {
+        for (const c of all) {
+          if (c.exited()) throw new Error(`herald ${c.name} exited:\n${c.errors().slice(-3000)}`);
+        }
+      },
+      stop: teardown,
+    };
+  } catch (err) {
+    await teardown().catch((e: unknown) =>
+      opts.log(`  scale: cleanup after a failed start: ${(e as Error).message}`),
+    );
+    throw err;
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Scale-out ingest: the `ingest` load (autocannon, single-recipient in-app messages to random
+ * demo users) against `herald api` on PostgreSQL + RabbitMQ, with `herald worker` processes
+ * fanning out and delivering meanwhile. Each accepted message becomes two broker round trips
+ * (its fan-out job, then a delivery job) and one delivery.
+ *
+ * End to end is read from the database: deliveries whose `final_at` falls in the measured
+ * window, per second; after the load, the time until every accepted message's delivery is final.
+ */
+import type pg from 'pg';
+import type { ProfileSummary } from '../lib/cpu-profile.js';
+import {
+  expectStatus,
+  requestJson,
+  runAutocannon,
+  sleep,
+  summarizeLoad,
+  type LoadSummary,
+} from '../lib/http.js';
+import { measureUsage, type UsageReport } from '../lib/process-usage.js';
+import { startScaleStack } from '../lib/scale-stack.js';
+import {
+  benchCpu,
+  listUserIds,
+  maybeSummarize,
+  monoUs,
+  randomPostRequests,
+  sendBody,
+} from './common.js';
+import type { ScaleOptions } from './scale-options.js';
+
+export interface ScaleIngestResult {
+  readonly runName: string;
+  readonly workers: number;
+  readonly demoUsers: number;
+  readonly load: LoadSummary;
+  /** Deliveries that became final during the measured load, per second. */
+  readonly deliveredPerS: number;
+  /** Messages accepted in the whole run (warm-up and probe included), from the database. */
+  readonly acceptedTotal: number;
+  readonly finalDeliveries: number;
+  /** Seconds after the load until every accepted message's delivery was final; null: timed out. */
+  readonly drainAfterLoadS: number | null;
+  /** Herald CPU per accepted message during the load, µs (api + workers). */
+  readonly cpuUsPerAccepted: number | null;
+  readonly clientCpu: number;
+  readonly usage: UsageReport;
+  readonly profiles: Record<string, ProfileSummary | null>;
+}
+
+async function counts(
+  pool: pg.Pool,
+  window?: readonly [number, number],
+): Promise<{ messages: number; final: number; finalInWindow: number }> {
+  const [from, to] = window ?? [0, 0];
+  const r = await pool.query<{ messages: string; final: string; in_window: string }>(
+    `select (select count(*) from messages) as messages,
+            count(final_at) as final,
+            count(*) filter (where final_at >= $1 and final_at < $2) as in_window
+       from deliveries`,
+    [from, to],
+  );
+  const row = r.rows[0]!;
+  return {
+    messages: Number(row.messages),
+    final: Number(row.final),
+    finalInWindow: Number(row.in_window),
+  };
+}
+
+export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestResult> {
+  const stack = await startScaleStack({
+    runtime: opts.runtime,
+    databaseUrl: opts.databaseUrl,
+    brokerUrl: opts.brokerUrl,
+    workers: opts.workers,
+    profileDir: opts.profileRoot ? `${opts.profileRoot}/ingest` : undefined,
+    log: opts.log,
+  });
+  let profiles: Record<string, string | null> | null = null;
+  try {
+    const { api } = stack;
+    const jwc = api.keys.jwc!;
+    const users = await listUserIds(api.url, api.adminToken);
+    const bodies = users.map(sendBody);
+    await expectStatus(
+      'probe send',
+      202,
+      requestJson('POST', `${api.url}/v1/messages`, { token: jwc, body: JSON.parse(bodies[0]!) }),
+    );
+    const requests = randomPostRequests(jwc, bodies);
+    const url = api.url;
+    if (opts.warmup > 0) {
+      opts.log(`  ingest: warm-up ${opts.warmup} s`);
+      await runAutocannon({ url, connections: opts.connections, duration: opts.warmup, requests });
+    }
+    stack.check();
+
+    opts.log(
+      `  ingest: ${opts.duration} s at ${opts.connections} connections, ${users.length} demo users, ${opts.workers} workers`,
+    );
+    const usage = measureUsage(stack.processes());
+    const client = benchCpu();
+    const from = monoUs();
+    const wall0 = Date.now();
+    const result = await runAutocannon({
+      url,
+      connections: opts.connections,
+      duration: opts.duration,
+      requests,
+    });
+    const wall1 = Date.now();
+    const to = monoUs();
+    const loadEnded = performance.now();
+    const clientCpu = client.stop();
+    const report = usage.stop();
+    const load = summarizeLoad(result);
+    stack.check();
+    const inWindow = await counts(stack.pool, [wall0, wall1]);
+
+    opts.log('  ingest: waiting until every accepted message is delivered');
+    let last = inWindow;
+    let drainAfterLoadS: number | null = null;
+    const deadline = performance.now() + opts.drainTimeoutS * 1000;
+    while (performance.now() < deadline) {
+      stack.check();
+      last = await counts(stack.pool);
+      if (last.messages > 0 && last.final >= last.messages) {
+        drainAfterLoadS = (performance.now() - loadEnded) / 1000;
+        break;
+      }
+      await sleep(250);
+    }
+    profiles = await stack.stop();
+    const cpuS = report.processes.reduce((n, p) => n + (p.cpuS ?? 0), 0);
+    return {
+      runName: stack.spec.name,
+      workers: opts.workers,
+      demoUsers: users.length,
+      load,
+      deliveredPerS: inWindow.finalInWindow / ((wall1 - wall0) / 1000),
+      acceptedTotal: last.messages,
+      finalDeliveries: last.final,
+      drainAfterLoadS,
+      cpuUsPerAccepted: load.ok2xx > 0 ? (cpuS * 1e6) / load.ok2xx : null,
+      clientCpu,
+      usage: report,
+      profiles: Object.fromEntries(
+        Object.entries(profiles).map(([name, file]) => [
+          name,
+          maybeSummarize(file, [from, to], opts.top),
+        ]),
+      ),
+    };
+  } finally {
+    if (!profiles) await stack.stop();
+  }
+}
