@@ -6,7 +6,8 @@ import { Problem } from '../http/problem.js';
 import { ProblemSchema } from '../http/schemas.js';
 import { SESSION_COOKIE } from '../http/auth-guards.js';
 import { newToken, sha256, verifyPassword, hashPassword } from './secrets.js';
-import { deleteSession, insertSession } from './sessions-store.js';
+import { deleteSession, insertSession, isOperator } from './sessions-store.js';
+import { OPERATOR_ROLE } from './operators.js';
 import { LoginThrottle } from './login-throttle.js';
 
 export interface AuthRoutesDeps {
@@ -28,8 +29,7 @@ export function authRoutes(app: Server, deps: AuthRoutesDeps): void {
       schema: {
         tags: ['auth'],
         summary: 'Log in with a local account',
-        description:
-          'Returns a session token, accepted as `Authorization: Bearer` and set as an HttpOnly cookie (for browsers and EventSource).',
+        description: `Returns a session token, accepted as \`Authorization: Bearer\` and set as an HttpOnly cookie (for browsers and EventSource). A user with the role \`${OPERATOR_ROLE}\` is an operator (\`user.operator: true\`): their session also opens the admin routes.`,
         security: [],
         body: Type.Object(
           {
@@ -46,6 +46,9 @@ export function authRoutes(app: Server, deps: AuthRoutesDeps): void {
               externalId: Type.String(),
               name: Type.String(),
               locale: Type.String(),
+              operator: Type.Boolean({
+                description: `Holds the role ${OPERATOR_ROLE}: the session also opens the admin routes (the console)`,
+              }),
             }),
           }),
           400: ProblemSchema,
@@ -90,7 +93,12 @@ export function authRoutes(app: Server, deps: AuthRoutesDeps): void {
       return {
         token,
         expiresAt: new Date(expiresAt).toISOString(),
-        user: { externalId: user.external_id, name: user.name, locale: user.locale },
+        user: {
+          externalId: user.external_id,
+          name: user.name,
+          locale: user.locale,
+          operator: await isOperator(deps.db, user.id),
+        },
       };
     },
   );

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type SqlBool } from 'kysely';
 import type { Db, Tx } from '../store/database.js';
 import { sqlDialectOf } from '../store/sql-dialect.js';
 import type { DeliveriesTable, DeliveryAttemptsTable, DeliveryStatus } from '../store/schema.js';
@@ -187,9 +187,29 @@ export async function getDelivery(
 export async function listDeliveries(
   db: Db,
   messageId: string,
-  opts: { limit: number; after?: string; channel?: string; status?: string; recipient?: string },
+  opts: {
+    limit: number;
+    after?: string;
+    channel?: string;
+    status?: string;
+    /** The recipient's external id, exactly. */
+    recipient?: string;
+    /** Any part of the recipient's name or external id, in any case. */
+    recipientText?: string;
+  },
 ): Promise<DeliveryView[]> {
   let q = deliveryViews(db).where('d.message_id', '=', messageId);
+  const text = opts.recipientText?.trim();
+  if (text) {
+    const pattern = `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+    const like = sql.raw(sqlDialectOf(db).caseInsensitiveLike);
+    q = q.where((eb) =>
+      eb.or([
+        sql<SqlBool>`${eb.ref('u.name')} ${like} ${pattern} escape '\\'`,
+        sql<SqlBool>`${eb.ref('u.external_id')} ${like} ${pattern} escape '\\'`,
+      ]),
+    );
+  }
   if (opts.after) q = q.where('d.id', '>', opts.after);
   if (opts.channel) q = q.where('d.channel', '=', opts.channel);
   if (opts.status) q = q.where('d.status', '=', opts.status as DeliveryStatus);

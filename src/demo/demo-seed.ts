@@ -4,6 +4,7 @@ import type { Priority } from '../store/schema.js';
 import { newId } from '../store/ids.js';
 import type { Channel } from '../channels/channel.js';
 import { hashPassword } from '../auth/secrets.js';
+import { OPERATOR_ROLE } from '../auth/operators.js';
 import { insertSource } from '../sources/sources-store.js';
 import { upsertUsers, type UserInput } from '../recipients/users-store.js';
 import { createGroup, type GroupInput } from '../recipients/groups-store.js';
@@ -19,11 +20,20 @@ export interface DemoSeed {
   readonly users: number;
   /** The message-center password every demo user shares (random per seed, shown once). */
   readonly password: string;
-  /** Well-known logins: a Chinese-speaking and an English-speaking undergraduate of 农学院. */
-  readonly loginExamples: { readonly zh: string; readonly en: string };
+  /**
+   * Well-known logins: a Chinese-speaking and an English-speaking undergraduate of 农学院, and
+   * the operator (DEMO_OPERATOR) whose session opens the console.
+   */
+  readonly loginExamples: { readonly zh: string; readonly en: string; readonly operator: string };
   readonly sources: string[];
   readonly categories: string[];
 }
+
+/**
+ * The demo operator: the first staff member of 教务处, who also holds OPERATOR_ROLE, so their
+ * login (with the demo password) opens the console at /admin.
+ */
+export const DEMO_OPERATOR = 'T2001';
 
 export const DEMO_UNIVERSITY = { 'zh-CN': 'XX农业大学', en: 'XX Agricultural University' } as const;
 
@@ -562,9 +572,10 @@ function people(): {
   let staffNo = 2001;
   for (const office of OFFICES) {
     for (let i = 0; i < STAFF_PER_OFFICE; i++) {
+      const externalId = `T${staffNo++}`;
       persons.push({
-        externalId: `T${staffNo++}`,
-        roles: ['staff'],
+        externalId,
+        roles: externalId === DEMO_OPERATOR ? ['staff', OPERATOR_ROLE] : ['staff'],
         orgPath: office,
         attributes: { campus: i % 2 === 0 ? '北校区' : '南校区' },
         international: false,
@@ -693,7 +704,7 @@ export async function seedDemo(db: Db, now: number): Promise<DemoSeed> {
     return {
       users: users.length,
       password,
-      loginExamples: { zh: '2024010101', en: '2024010102' },
+      loginExamples: { zh: '2024010101', en: '2024010102', operator: DEMO_OPERATOR },
       sources: DEMO_SOURCES.map((s) => s.key),
       categories: DEMO_CATEGORIES.map((c) => c.key),
     };

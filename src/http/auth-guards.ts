@@ -26,11 +26,37 @@ const unauthenticated = () =>
     },
   );
 
+/**
+ * An operator's browser sends the session cookie with every request to Herald, also with
+ * requests another site's page makes it send. SameSite=Lax keeps the cookie off cross-site
+ * POSTs, but not off those from a sibling subdomain of the campus. So a change made with the
+ * admin rights of a cookie must come from a page of Herald's own origin: browsers name the
+ * page's origin in `Origin` on every such request, and it has to match the host addressed.
+ */
+function refuseCrossSite(request: FastifyRequest): void {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
+  const origin = request.headers.origin;
+  if (origin === undefined) return; // not sent by a browser page
+  let host: string | null = null;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = null;
+  }
+  if (host !== request.host) {
+    throw new Problem(
+      'forbidden',
+      "Admin changes with a session cookie must come from Herald's own pages (Origin does not match)",
+    );
+  }
+}
+
 export interface AuthGuards {
+  /** The admin token, or the session of an operator (a user with OPERATOR_ROLE). */
   admin(request: FastifyRequest): Promise<void>;
   source(request: FastifyRequest): Promise<void>;
   user(request: FastifyRequest): Promise<void>;
-  /** A source (sees its own things) or the admin (sees everything). */
+  /** A source (sees its own things) or the admin or an operator (see everything). */
   sourceOrAdmin(request: FastifyRequest): Promise<void>;
 }
 
@@ -47,9 +73,19 @@ export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): 
     touched.set(prefix, now);
     touchApiKey(db, prefix, now).catch(() => touched.delete(prefix));
   };
-  async function identify(request: FastifyRequest): Promise<Principal | null> {
-    const token = bearer(request) ?? request.cookies?.[SESSION_COOKIE] ?? null;
+  /**
+   * Who the request is from. A user session counts as the admin when the route wants the
+   * admin (and not a user) and the user is an operator (OPERATOR_ROLE); on user routes an
+   * operator is the user they are.
+   */
+  async function identify(
+    request: FastifyRequest,
+    wantsAdmin: boolean,
+  ): Promise<{ principal: Principal; viaCookie: boolean } | null> {
+    const header = bearer(request);
+    const token = header ?? request.cookies?.[SESSION_COOKIE] ?? null;
     if (!token) return null;
+    const viaCookie = header === null;
     if (token.startsWith('hk_')) {
       const prefix = apiKeyPrefix(token);
       if (!prefix) return null;
@@ -59,35 +95,48 @@ export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): 
       if (!source) return null;
       touch(prefix);
       return {
-        kind: 'source',
-        sourceId: source.id,
-        sourceKey: source.key,
-        categories: source.categories,
-        quotas: source.quotas,
+        principal: {
+          kind: 'source',
+          sourceId: source.id,
+          sourceKey: source.key,
+          categories: source.categories,
+          quotas: source.quotas,
+        },
+        viaCookie,
       };
     }
     if (token.startsWith('hs_')) {
       const session = await findSession(db, sha256(token), clock());
-      return session ? { kind: 'user', userId: session.userId } : null;
+      if (!session) return null;
+      if (wantsAdmin && session.operator) {
+        const { userId, externalId, name } = session;
+        return { principal: { kind: 'admin', operator: { userId, externalId, name } }, viaCookie };
+      }
+      return { principal: { kind: 'user', userId: session.userId }, viaCookie };
     }
-    return sameDigest(sha256(token), adminTokenHash()) ? { kind: 'admin' } : null;
+    return sameDigest(sha256(token), adminTokenHash())
+      ? { principal: { kind: 'admin' }, viaCookie }
+      : null;
   }
 
   const needs: Record<Principal['kind'], string> = {
-    admin: 'the admin token',
+    admin: "the admin token or an operator's session",
     source: 'a source API key',
     user: 'a user session',
   };
   function guard(...kinds: Principal['kind'][]) {
+    const wantsAdmin = kinds.includes('admin') && !kinds.includes('user');
     return async (request: FastifyRequest): Promise<void> => {
-      const principal = await identify(request);
-      if (!principal) throw unauthenticated();
+      const found = await identify(request, wantsAdmin);
+      if (!found) throw unauthenticated();
+      const { principal, viaCookie } = found;
       if (!kinds.includes(principal.kind)) {
         throw new Problem(
           'forbidden',
           `This route needs ${kinds.map((k) => needs[k]).join(' or ')}`,
         );
       }
+      if (principal.kind === 'admin' && viaCookie) refuseCrossSite(request);
       request.principal = principal;
     };
   }

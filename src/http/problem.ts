@@ -23,6 +23,7 @@ export const PROBLEM_TYPES = {
     title: 'This Idempotency-Key was used with a different request',
   },
   'unknown-category': { status: 422, title: 'Unknown category' },
+  'unknown-source': { status: 422, title: 'Unknown source' },
   'unknown-recipients': { status: 422, title: 'Some recipients do not exist' },
   'unknown-channel': { status: 422, title: 'Unknown channel' },
   'template-invalid': { status: 422, title: 'The template does not parse' },

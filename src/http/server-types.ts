@@ -7,6 +7,7 @@ import type {
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Quotas } from '../quotas/quotas.js';
+import type { Operator } from '../auth/operators.js';
 
 /** The Fastify instance every route module receives: TypeBox schemas type the handlers. */
 export type Server = FastifyInstance<
@@ -19,7 +20,11 @@ export type Server = FastifyInstance<
 
 /** Who made a request, set by the auth guards. */
 export type Principal =
-  | { readonly kind: 'admin' }
+  | {
+      readonly kind: 'admin';
+      /** Set when an operator's session (not the admin token) authenticated the request. */
+      readonly operator?: Operator;
+    }
   | {
       readonly kind: 'source';
       readonly sourceId: string;

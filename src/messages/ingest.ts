@@ -33,6 +33,11 @@ export interface SendRequest {
   readonly allowedCategories: readonly string[];
   readonly body: SendBody;
   readonly idempotencyKey: string | null;
+  /**
+   * Who sent it on the source's behalf (`actorOf`: an operator or the admin token), stored as
+   * `messages.sent_by`; absent or null when the source sent it itself.
+   */
+  readonly sentBy?: string | null;
 }
 
 export interface Accepted {
@@ -226,6 +231,7 @@ export class Ingest {
           idempotency_key: idempotencyKey,
           created_at: now,
           updated_at: now,
+          sent_by: p.request.sentBy ?? null,
         });
         jobs.push({
           topic: FANOUT_TOPIC,

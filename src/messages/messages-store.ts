@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { Db } from '../store/database.js';
-import type { MessagesTable, Priority } from '../store/schema.js';
+import { sqlDialectOf } from '../store/sql-dialect.js';
+import type { Database, MessagesTable, Priority } from '../store/schema.js';
 import type { Audience } from '../recipients/audience-types.js';
 
 /** scheduled (sendAt in the future) → accepted → fanning_out → dispatched (all deliveries exist). */
@@ -22,6 +23,8 @@ export interface StoredMessage {
   readonly idempotencyKey: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** `messages.sent_by`: who sent it on the source's behalf, null when the source did. */
+  readonly sentBy: string | null;
 }
 
 export function toMessage(r: MessagesTable): StoredMessage {
@@ -41,6 +44,7 @@ export function toMessage(r: MessagesTable): StoredMessage {
     idempotencyKey: r.idempotency_key,
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+    sentBy: r.sent_by ?? null,
   };
 }
 
@@ -59,14 +63,70 @@ export async function getMessage(db: Db, id: string): Promise<StoredMessage | nu
   return row ? toMessage(row) : null;
 }
 
-export async function listMessages(
-  db: Db,
-  opts: { sourceId?: string; category?: string; limit: number; before?: string },
-): Promise<StoredMessage[]> {
+/** Message statuses as the API shows them: `completed` is `dispatched` with nothing queued. */
+export type MessageViewStatus = MessageStatus | 'completed';
+
+export interface MessageSearch {
+  readonly limit: number;
+  /** Cursor: the last id of the previous page (newest first, so older ids follow). */
+  readonly before?: string | undefined;
+  readonly sourceId?: string | undefined;
+  readonly category?: string | undefined;
+  readonly status?: MessageViewStatus | undefined;
+  /** Created at or after (epoch ms). */
+  readonly since?: number | undefined;
+  /** Created before (epoch ms). */
+  readonly until?: number | undefined;
+  /** The message id, the Idempotency-Key, or a piece of the data's text (any case). */
+  readonly text?: string | undefined;
+}
+
+/**
+ * The smallest id made at or after `at`: ids are UUIDv7, whose first 48 bits are the creation
+ * time, so a time range of messages is a range of the primary key.
+ */
+export function firstIdAt(at: number): string {
+  const h = Math.max(0, Math.floor(at)).toString(16).padStart(12, '0');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-0000-0000-000000000000`;
+}
+
+/** Messages newest first, keyset-paginated by id, with the search's conditions (all must hold). */
+export async function listMessages(db: Db, opts: MessageSearch): Promise<StoredMessage[]> {
   let q = db.selectFrom('messages').selectAll();
   if (opts.sourceId) q = q.where('source_id', '=', opts.sourceId);
   if (opts.category) q = q.where('category_key', '=', opts.category);
   if (opts.before) q = q.where('id', '<', opts.before);
+  if (opts.since !== undefined) q = q.where('id', '>=', firstIdAt(opts.since));
+  if (opts.until !== undefined) q = q.where('id', '<', firstIdAt(opts.until));
+  if (opts.status) {
+    const queued = (eb: ExpressionBuilder<Database, 'messages'>) =>
+      eb.exists(
+        eb
+          .selectFrom('deliveries')
+          .select(sql`1`.as('one'))
+          .whereRef('deliveries.message_id', '=', 'messages.id')
+          .where('deliveries.status', '=', 'queued'),
+      );
+    if (opts.status === 'completed') {
+      q = q.where('status', '=', 'dispatched').where((eb) => eb.not(queued(eb)));
+    } else if (opts.status === 'dispatched') {
+      q = q.where('status', '=', 'dispatched').where((eb) => queued(eb));
+    } else {
+      q = q.where('status', '=', opts.status);
+    }
+  }
+  const text = opts.text?.trim();
+  if (text) {
+    const pattern = `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+    const like = sql.raw(sqlDialectOf(db).caseInsensitiveLike);
+    q = q.where((eb) =>
+      eb.or([
+        eb('id', '=', text),
+        eb('idempotency_key', '=', text),
+        sql<SqlBool>`${eb.ref('data')} ${like} ${pattern} escape '\\'`,
+      ]),
+    );
+  }
   const rows = await q.orderBy('id', 'desc').limit(opts.limit).execute();
   return rows.map(toMessage);
 }
@@ -101,4 +161,25 @@ export async function countDeliveries(
     .groupBy(['channel', 'status'])
     .execute();
   return rows.map((r) => ({ channel: r.channel, status: r.status, count: Number(r.count) }));
+}
+
+/** Delivery counts per channel × status of several messages, in one query. */
+export async function countDeliveriesOf(
+  db: Db,
+  messageIds: readonly string[],
+): Promise<Map<string, { channel: string; status: string; count: number }[]>> {
+  const out = new Map<string, { channel: string; status: string; count: number }[]>();
+  if (messageIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['message_id', 'channel', 'status', (eb) => eb.fn.countAll<number>().as('count')])
+    .where('message_id', 'in', [...new Set(messageIds)])
+    .groupBy(['message_id', 'channel', 'status'])
+    .execute();
+  for (const r of rows) {
+    const list = out.get(r.message_id) ?? [];
+    list.push({ channel: r.channel, status: r.status, count: Number(r.count) });
+    out.set(r.message_id, list);
+  }
+  return out;
 }

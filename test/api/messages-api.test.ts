@@ -240,8 +240,20 @@ describe('POST /v1/messages and message status', () => {
         'unauthenticated',
       ],
       [
-        'the admin token instead of a source key',
+        'the admin token without the source it sends as',
         () => admin('POST', '/v1/messages', exam()),
+        400,
+        'validation-failed',
+      ],
+      [
+        'the admin token sending as a source that does not exist',
+        () => admin('POST', '/v1/messages', { ...exam(), source: 'nope' }),
+        422,
+        'unknown-source',
+      ],
+      [
+        'a source key naming another source',
+        () => jwc('POST', '/v1/messages', { ...exam(), source: 'hq' }),
         403,
         'forbidden',
       ],
