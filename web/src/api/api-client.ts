@@ -27,6 +27,8 @@ export interface RequestOptions {
   readonly body?: unknown;
   /** Sent as is (a string) with this content type instead of JSON. */
   readonly contentType?: string;
+  /** Extra request headers (e.g. `Idempotency-Key`). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Suppresses `onUnauthenticated` (the login call itself answers 401 for a wrong password). */
   readonly expectUnauthenticated?: boolean;
   readonly signal?: AbortSignal;
@@ -67,7 +69,7 @@ async function toApiError(res: Response): Promise<ApiError> {
 
 export function createApiClient(options: ApiClientOptions = {}): ApiClient {
   async function request<T>(method: string, path: string, init: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
     const token = options.token?.();
     if (token) headers.authorization = `Bearer ${token}`;
     let body: string | undefined;

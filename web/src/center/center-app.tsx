@@ -8,7 +8,7 @@ import { useDocumentTitle } from '../components/use-document-title';
 import { useI18n } from '../i18n/i18n-provider';
 import { SessionProvider, useMe, useSession } from '../session/session-provider';
 import { InboxPage } from './inbox-page';
-import { LiveDot } from './live-dot';
+import { LiveDot, LiveNotice } from './live-dot';
 import { LiveInboxProvider, useLiveInbox } from './live-inbox';
 import { LoginPage } from './login-page';
 import { PreferencesPage } from './preferences-page';
@@ -78,6 +78,7 @@ function CenterLayout({ children }: { children: ReactNode }) {
       user={{ name: me.name, detail: me.externalId }}
       onLogout={() => void logout().then(() => navigate('/login', { replace: true }))}
       status={<LiveDot />}
+      notice={<LiveNotice />}
     >
       {children}
     </AppShell>

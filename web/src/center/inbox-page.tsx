@@ -166,7 +166,7 @@ export function InboxPage() {
             backTo={`/${query}`}
             onRead={onRead}
           />
-        ) : (
+        ) : list.items.length === 0 ? null : (
           <div className="inbox-pick">
             <EmptyInboxIcon size={56} />
             <p>{t('message.pick')}</p>

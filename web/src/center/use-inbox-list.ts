@@ -87,6 +87,26 @@ export function useInboxList(filter: InboxFilter): InboxList {
     [live, category, unreadOnly],
   );
 
+  // Read on another device (or tab): the stream says only how many are unread now. When that
+  // is fewer than this list shows, ask again for the read marks of the items on screen.
+  const shownUnread = items.filter((i) => i.readAt === null).length;
+  const shownCount = items.length;
+  useEffect(() => {
+    if (status !== 'ready' || live.unread === null || live.unread >= shownUnread) return;
+    let cancelled = false;
+    api.inbox({ limit: Math.min(100, Math.max(shownCount, 1)), category, unread: unreadOnly }).then(
+      (page) => {
+        if (cancelled) return;
+        const fresh = new Map(page.items.map((i) => [i.id, i]));
+        setItems((current) => current.map((i) => (i.readAt === null ? (fresh.get(i.id) ?? i) : i)));
+      },
+      () => undefined, // The marks stay as they were; the next change asks again.
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api, live.unread, shownUnread, shownCount, status, category, unreadOnly]);
+
   const loadMore = useCallback(() => {
     if (!cursor || loadingMore) return;
     setLoadingMore(true);

@@ -24,6 +24,8 @@ export interface AppShellProps {
   readonly onLogout?: () => void;
   /** Small status beside the actions (e.g. the live-connection dot). */
   readonly status?: ReactNode;
+  /** A full-width line under the header (connection lost, maintenance …). */
+  readonly notice?: ReactNode;
   readonly children: ReactNode;
 }
 
@@ -32,7 +34,8 @@ export interface AppShellProps {
  * area, navigation with badges, language switch, the user and sign-out. On a phone the
  * navigation becomes a row of tabs under the header.
  */
-export function AppShell({ area, home, nav, user, onLogout, status, children }: AppShellProps) {
+export function AppShell(props: AppShellProps) {
+  const { area, home, nav, user, onLogout, status, notice, children } = props;
   const { t } = useI18n();
   return (
     <div className="app">
@@ -79,6 +82,7 @@ export function AppShell({ area, home, nav, user, onLogout, status, children }: 
           </div>
         </div>
       </header>
+      {notice}
       <main className="app-main">{children}</main>
     </div>
   );

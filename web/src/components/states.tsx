@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { isApiError } from '../api/api-error';
 import { useI18n } from '../i18n/i18n-provider';
 import { errorText } from '../i18n/problem-text';
 import { AlertIcon } from './icons';
@@ -33,7 +34,7 @@ export function EmptyState({ icon, title, children, action }: EmptyStateProps) {
   );
 }
 
-/** A failed load: the error in the reader's language, and a way to try again. */
+/** A failed load: the error in the reader's language, and a way to try again (unless it is gone). */
 export function ErrorState({
   error,
   onRetry,
@@ -50,7 +51,7 @@ export function ErrorState({
       </div>
       <h2 className="state-title">{message}</h2>
       {detail && <p className="state-body state-detail">{detail}</p>}
-      {onRetry && (
+      {onRetry && !isApiError(error, 'not-found') && (
         <div className="state-action">
           <button type="button" className="button" onClick={onRetry}>
             {i18n.t('state.retry')}
