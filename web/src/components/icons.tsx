@@ -1,9 +1,9 @@
 /** Inline icons (no icon font, no image requests): 24×24, stroke in the current colour. */
 import type { SVGProps } from 'react';
 
-type IconProps = SVGProps<SVGSVGElement> & { readonly size?: number };
+export type IconProps = SVGProps<SVGSVGElement> & { readonly size?: number };
 
-function Icon({ size = 20, children, ...rest }: IconProps) {
+export function Icon({ size = 20, children, ...rest }: IconProps) {
   return (
     <svg
       width={size}
