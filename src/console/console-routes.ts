@@ -4,6 +4,8 @@ import type { Clock } from '../time/clock.js';
 import type { Server } from '../http/server-types.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import type { TemplateRenderer } from '../templates/template-renderer.js';
+import { DashboardStats } from '../stats/dashboard-stats.js';
+import { statsRoutes } from '../stats/stats-routes.js';
 
 /** What the operator console's routes need from the composition root. */
 export interface ConsoleRoutesDeps {
@@ -20,6 +22,6 @@ export interface ConsoleRoutesDeps {
  * the modules they come from are listed here.
  */
 export function consoleRoutes(app: Server, deps: ConsoleRoutesDeps): void {
-  void app;
-  void deps;
+  const { db, clock, guards, queue } = deps;
+  statsRoutes(app, { guards, stats: new DashboardStats(db, queue, clock) });
 }
