@@ -6,6 +6,7 @@ import type { AuthGuards } from '../http/auth-guards.js';
 import type { TemplateRenderer } from '../templates/template-renderer.js';
 import { DashboardStats } from '../stats/dashboard-stats.js';
 import { statsRoutes } from '../stats/stats-routes.js';
+import { audienceRoutes } from '../recipients/audience-routes.js';
 
 /** What the operator console's routes need from the composition root. */
 export interface ConsoleRoutesDeps {
@@ -24,4 +25,5 @@ export interface ConsoleRoutesDeps {
 export function consoleRoutes(app: Server, deps: ConsoleRoutesDeps): void {
   const { db, clock, guards, queue } = deps;
   statsRoutes(app, { guards, stats: new DashboardStats(db, queue, clock) });
+  audienceRoutes(app, { db, guards });
 }

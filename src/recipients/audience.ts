@@ -135,6 +135,47 @@ export async function countAudience(db: Db, audience: Audience): Promise<number>
   return Number(row.n);
 }
 
+/** How many users of the audience each channel can reach: they have an address for it. */
+export interface AudienceReach {
+  readonly count: number;
+  readonly email: number;
+  readonly sms: number;
+  readonly wechat: number;
+  readonly wecom: number;
+  readonly dingtalk: number;
+  readonly feishu: number;
+}
+
+/**
+ * The audience's size and, per channel with an address column, how many of its users have an
+ * address there: one counting query (SQL's count(column) skips nulls).
+ */
+export async function audienceReach(db: Db, audience: Audience): Promise<AudienceReach> {
+  const resolved = await resolve(db, audience);
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => [
+      eb.fn.countAll<number | string | bigint>().as('count'),
+      eb.fn.count<number | string | bigint>('users.email').as('email'),
+      eb.fn.count<number | string | bigint>('users.phone').as('sms'),
+      eb.fn.count<number | string | bigint>('users.wechat_open_id').as('wechat'),
+      eb.fn.count<number | string | bigint>('users.wecom_user_id').as('wecom'),
+      eb.fn.count<number | string | bigint>('users.dingtalk_user_id').as('dingtalk'),
+      eb.fn.count<number | string | bigint>('users.feishu_user_id').as('feishu'),
+    ])
+    .where((eb) => condition(eb, resolved))
+    .executeTakeFirstOrThrow();
+  return {
+    count: Number(row.count),
+    email: Number(row.email),
+    sms: Number(row.sms),
+    wechat: Number(row.wechat),
+    wecom: Number(row.wecom),
+    dingtalk: Number(row.dingtalk),
+    feishu: Number(row.feishu),
+  };
+}
+
 /** External ids and group keys the audience names that do not exist (→ 422 unknown-recipients). */
 export async function checkAudience(
   db: Db,
