@@ -302,7 +302,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         // The operations port answers (readiness 503) until the work is done.
         await opsServer?.close();
         hub.close();
-        if (!listening) await server.close();
+        // A server that never listened (worker, scheduler) was never booted either: closing it
+        // would first boot every plugin (swagger, static files …) — most of a second, for nothing.
         await store.close();
       })();
       return closing;

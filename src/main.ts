@@ -2,14 +2,18 @@
 /**
  * The command line: `herald [all|api|worker|scheduler|migrate]`. Reads the configuration,
  * builds the app, prints the start banner and turns signals into a graceful shutdown.
+ *
+ * The app is imported only after the signal handlers are in place. Loading Herald's modules
+ * is most of its start-up (a second or more on a busy machine, longer under tsx); with static
+ * imports a SIGTERM in that time met Node's default action and killed the process by the
+ * signal (exit code null, signal SIGTERM) instead of stopping it.
  */
-import { buildApp, DEMO_EXAMPLES, type Herald, type Role } from './app.js';
+import type { Herald, Role } from './app.js';
 import { ConfigError, loadConfig } from './config/config.js';
-import { openStore } from './store/open-store.js';
 
 const ROLES: readonly string[] = ['all', 'api', 'worker', 'scheduler'];
 
-function banner(herald: Herald, url: string): string {
+function banner(herald: Herald, url: string, examples: Record<string, unknown>): string {
   const lines = [
     ``,
     `  Herald is running at ${url}`,
@@ -38,7 +42,7 @@ function banner(herald: Herald, url: string): string {
       const body = JSON.stringify({
         category: 'exam.reminder',
         to: { users: [demo.loginExamples.zh] },
-        data: DEMO_EXAMPLES['exam.reminder'],
+        data: examples['exam.reminder'],
       });
       lines.push(
         ``,
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
   const command = process.argv[2] ?? 'all';
   const config = loadConfig();
   if (command === 'migrate') {
+    const { openStore } = await import('./store/open-store.js');
     const store = await openStore(config, { migrate: true, applicationName: 'herald migrate' });
     const { applied } = store;
     console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date.');
@@ -70,12 +75,11 @@ async function main(): Promise<void> {
   }
   const role = command as Role;
 
-  // Signals are taken over before anything starts: a SIGTERM during start-up (migrations,
-  // connecting, the demo seed) must not kill the process half-way by the default action —
-  // it lets start-up finish, then stops gracefully like any other.
+  // A signal before the role has started stops start-up where it is (nothing was taken yet);
+  // one while it starts lets it finish, then stops it gracefully like any other.
   let herald: Herald | null = null;
   let started = false;
-  let stopping: string | null = null;
+  let stopping: NodeJS.Signals | null = null;
   const shutDown = (h: Herald, signal: string): void => {
     h.log.info({ signal, role }, 'shutting down');
     h.close().then(
@@ -98,12 +102,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const isStopping = (): boolean => stopping !== null;
 
+  const { buildApp, DEMO_EXAMPLES } = await import('./app.js');
+  if (isStopping()) process.exit(0);
   herald = await buildApp(config);
+  if (isStopping()) {
+    await herald.close();
+    process.exit(0);
+  }
   const url = await herald.start(role);
   started = true;
   if (role === 'api' || role === 'all') {
-    process.stdout.write(banner(herald, config.publicUrl || url!) + '\n');
+    process.stdout.write(banner(herald, config.publicUrl || url!, DEMO_EXAMPLES) + '\n');
   } else {
     const ops = url ? `; metrics at ${url}/metrics` : '';
     process.stdout.write(`\n  Herald ${role} is running (pid ${process.pid})${ops}\n\n`);

@@ -100,12 +100,20 @@ export interface ChildHerald {
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** Herald as a child process (`node src/main.ts <role>`), as an operator would run it. */
-export async function spawnHerald(
+export type HeraldRole = 'all' | 'api' | 'worker' | 'scheduler';
+
+/** A Herald child process just launched: not yet known to have started. */
+export type LaunchedHerald = Omit<ChildHerald, 'url' | 'opsUrl'>;
+
+/**
+ * Launches `node --import tsx src/main.ts <role>` and returns at once (spawnHerald waits for
+ * its start line): for tests of what happens while it starts.
+ */
+export function launchHerald(
   dataDir: string,
   env: Record<string, string> = {},
-  role: 'all' | 'api' | 'worker' | 'scheduler' = 'all',
-): Promise<ChildHerald> {
+  role: HeraldRole = 'all',
+): LaunchedHerald {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), role], {
     cwd: ROOT,
     env: {
@@ -126,33 +134,8 @@ export async function spawnHerald(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const { url, opsUrl } = await new Promise<{ url: string; opsUrl: string }>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`Herald did not start in 30 s:\n${out}\n${err}`)),
-      30_000,
-    );
-    const check = () => {
-      const api = /Herald is running at (http:\/\/\S+)/.exec(out);
-      // `Herald worker is running (pid 123); metrics at http://127.0.0.1:9464/metrics`
-      const other =
-        /Herald (?:worker|scheduler) is running \(pid \d+\)(?:; metrics at (http:\/\/\S+)\/metrics)?\n/.exec(
-          out,
-        );
-      if (api || other) {
-        clearTimeout(timer);
-        resolve(api ? { url: api[1]!, opsUrl: api[1]! } : { url: '', opsUrl: other![1] ?? '' });
-      }
-    };
-    proc.stdout!.on('data', check);
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`Herald exited with ${code ?? signal}:\n${out}\n${err}`));
-    });
-  });
   return {
     proc,
-    url,
-    opsUrl,
     exited,
     output: () => out,
     errors: () => err,
@@ -163,6 +146,42 @@ export async function spawnHerald(
         proc.kill(signal);
       }),
   };
+}
+
+/** Herald as a child process (`node src/main.ts <role>`), as an operator would run it. */
+export async function spawnHerald(
+  dataDir: string,
+  env: Record<string, string> = {},
+  role: HeraldRole = 'all',
+): Promise<ChildHerald> {
+  const child = launchHerald(dataDir, env, role);
+  const { proc, output, errors, exited } = child;
+  const { url, opsUrl } = await new Promise<{ url: string; opsUrl: string }>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`Herald did not start in 30 s:\n${output()}\n${errors()}`)),
+      30_000,
+    );
+    const check = () => {
+      const out = output();
+      const api = /Herald is running at (http:\/\/\S+)/.exec(out);
+      // `Herald worker is running (pid 123); metrics at http://127.0.0.1:9464/metrics`
+      const other =
+        /Herald (?:worker|scheduler) is running \(pid \d+\)(?:; metrics at (http:\/\/\S+)\/metrics)?\n/.exec(
+          out,
+        );
+      if (api || other) {
+        clearTimeout(timer);
+        proc.stdout!.off('data', check);
+        resolve(api ? { url: api[1]!, opsUrl: api[1]! } : { url: '', opsUrl: other![1] ?? '' });
+      }
+    };
+    proc.stdout!.on('data', check);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`Herald exited with ${code ?? signal}:\n${output()}\n${errors()}`));
+    });
+  });
+  return { ...child, url, opsUrl };
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
