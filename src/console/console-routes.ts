@@ -7,6 +7,7 @@ import type { TemplateRenderer } from '../templates/template-renderer.js';
 import { DashboardStats } from '../stats/dashboard-stats.js';
 import { statsRoutes } from '../stats/stats-routes.js';
 import { audienceRoutes } from '../recipients/audience-routes.js';
+import { messagePreviewRoutes } from '../messages/message-preview-routes.js';
 
 /** What the operator console's routes need from the composition root. */
 export interface ConsoleRoutesDeps {
@@ -23,7 +24,8 @@ export interface ConsoleRoutesDeps {
  * the modules they come from are listed here.
  */
 export function consoleRoutes(app: Server, deps: ConsoleRoutesDeps): void {
-  const { db, clock, guards, queue } = deps;
+  const { db, clock, guards, queue, renderer } = deps;
   statsRoutes(app, { guards, stats: new DashboardStats(db, queue, clock) });
   audienceRoutes(app, { db, guards });
+  messagePreviewRoutes(app, { db, guards, renderer });
 }
