@@ -11,8 +11,7 @@ import {
   type ChildHerald,
 } from '../support/test-herald.js';
 import { openSse } from '../support/sse-client.js';
-import { skipUnless } from '../support/services.js';
-import { freshSchema } from '../support/fresh-postgres.js';
+import { RUN_MODES, type Run } from '../support/run-modes.js';
 import { DEMO_EXAMPLES } from '../../src/demo/demo-seed.js';
 
 /** Reads the demo's printed credentials from the start banner, as a newcomer would. */
@@ -23,50 +22,23 @@ function bannerSecrets(output: string) {
   return { password, jwc };
 }
 
-/** Where the spawned Heralds keep their data: the SQLite file, or a fresh PostgreSQL schema. */
-interface StoreMode {
-  readonly name: string;
-  readonly skip: string | false;
-  /** Environment for every Herald of the run, and how to remove what it made. */
-  open(): Promise<{ env: Record<string, string>; drop(): Promise<void> }>;
-}
-
-const MODES: readonly StoreMode[] = [
-  {
-    name: 'SQLite',
-    skip: false,
-    open: async () => ({ env: {}, drop: async () => {} }),
-  },
-  {
-    name: 'PostgreSQL',
-    skip: await skipUnless('postgres'),
-    async open() {
-      const schema = await freshSchema();
-      return {
-        env: { HERALD_DATABASE_URL: schema.url, HERALD_DATABASE_POOL_SIZE: '4' },
-        drop: () => schema.drop(),
-      };
-    },
-  },
-];
-
-for (const mode of MODES) {
+for (const mode of RUN_MODES) {
   describe(
     `end to end on ${mode.name}: a campus system posts to a class, a student sees it live`,
-    { skip: mode.skip },
+    { skip: await mode.unavailable() },
     () => {
       let dataDir: string;
       let herald: ChildHerald;
-      let store: Awaited<ReturnType<StoreMode['open']>>;
+      let run: Run;
 
       before(async () => {
         dataDir = mkdtempSync(join(tmpdir(), 'herald-e2e-'));
-        store = await mode.open();
-        herald = await spawnHerald(dataDir, { HERALD_DEMO: 'true', ...store.env });
+        run = await mode.open(dataDir);
+        herald = await spawnHerald(dataDir, { HERALD_DEMO: 'true', ...run.env });
       });
       after(async () => {
-        await herald.kill('SIGTERM');
-        await store.drop();
+        await herald?.kill('SIGTERM');
+        await run?.drop();
         rmSync(dataDir, { recursive: true, force: true });
       });
 
@@ -191,11 +163,11 @@ for (const mode of MODES) {
 
       it(
         'a stream open on another process (herald api, no workers) gets the item the first one delivered',
-        { skip: mode.name === 'SQLite' ? 'one SQLite file has one Herald process' : false },
+        { skip: mode.multiProcess ? false : 'one SQLite file has one Herald process' },
         async () => {
           const { password, jwc } = bannerSecrets(herald.output());
           const apiDir = mkdtempSync(join(tmpdir(), 'herald-e2e-api-'));
-          const api = await spawnHerald(apiDir, store.env, 'api');
+          const api = await spawnHerald(apiDir, run.env, 'api');
           try {
             const login = await client(api.url)('POST', '/v1/auth/login', {
               externalId: '2024010103',

@@ -62,3 +62,45 @@ export function heraldBrokerObjects(prefix: string): { queues: string[]; exchang
     ],
   };
 }
+
+/** What a Herald with `HERALD_BROKER_PREFIX=prefix` has in the broker right now. */
+export interface BrokerJobs {
+  /**
+   * Jobs ready in its job queues, delay rungs and dead-letter queue. A job a live consumer
+   * holds (unacked) is not counted until its consumer is gone and the broker requeues it.
+   */
+  readonly messages: number;
+  /** Consumers on those queues: 0 once every Herald process of the prefix has exited. */
+  readonly consumers: number;
+}
+
+/** Counts the jobs of a Herald with that prefix in the broker (queues not declared hold none). */
+export async function brokerJobs(prefix: string): Promise<BrokerJobs> {
+  const t = new Topology(prefix, 1);
+  const queues = [
+    ...HERALD_TOPICS.flatMap((topic) => LANES.map((lane) => t.jobQueue(topic, lane))),
+    ...LANES.flatMap((lane) => RUNGS_MS.map((ms) => t.rungQueue(lane, ms))),
+    t.deadQueue,
+  ];
+  const connection = await connect(TEST_BROKER_URL);
+  try {
+    let messages = 0;
+    let consumers = 0;
+    let channel: Channel | null = null;
+    for (const queue of queues) {
+      if (!channel) {
+        channel = await connection.createChannel();
+        channel.on('error', () => undefined);
+      }
+      // A queue that does not exist closes the channel (404): it holds no job.
+      const found = await channel.checkQueue(queue).catch(() => (channel = null));
+      if (found) {
+        messages += found.messageCount;
+        consumers += found.consumerCount;
+      }
+    }
+    return { messages, consumers };
+  } finally {
+    await connection.close();
+  }
+}
