@@ -198,8 +198,8 @@ function usageRows(sec: string, u: UsageReport, rows: Row[]): void {
   for (const p of u.processes) {
     rows.push([
       sec,
-      `${p.name}: CPU cores / peak RSS (MiB)`,
-      `${p.cores === null ? '?' : p.cores.toFixed(2)} / ${mib(p.peakRssKb).toFixed(0)}`,
+      `${p.name}: CPU cores / waiting for a CPU / peak RSS (MiB)`,
+      `${p.cores === null ? '?' : p.cores.toFixed(2)} / ${p.runQueueWait === null ? '?' : p.runQueueWait.toFixed(2)} / ${mib(p.peakRssKb).toFixed(0)}`,
       '',
       '',
     ]);

@@ -38,10 +38,13 @@ export function trackResource(resource: ExternalResource): void {
   resources.add(resource);
 }
 
-/** Releases a tracked resource now (and forgets it, whether that worked or not). */
+/**
+ * Releases a tracked resource now. It stays tracked until that succeeded, so that an exit
+ * meanwhile (a second Ctrl-C) still releases it synchronously.
+ */
 export async function releaseResource(resource: ExternalResource): Promise<void> {
-  resources.delete(resource);
   await resource.release();
+  resources.delete(resource);
 }
 
 function killChildren(): void {
@@ -96,8 +99,7 @@ async function cleanupAsync(timeoutMs = 20_000): Promise<void> {
         }),
       ]);
     } catch (err) {
-      // Tracked again: the synchronous fallback on 'exit' has another go.
-      resources.add(resource);
+      // Still tracked: the synchronous fallback on 'exit' has another go.
       process.stderr.write(`bench: ${resource.label}: ${(err as Error).message}\n`);
     } finally {
       clearTimeout(timer);
@@ -106,13 +108,21 @@ async function cleanupAsync(timeoutMs = 20_000): Promise<void> {
 }
 
 let installed = false;
-let exiting = false;
+/** performance.now() of the first signal or fatal error; null while running normally. */
+let exitingSince: number | null = null;
 
 function exitAfterCleanup(code: number): void {
-  if (exiting) return;
-  exiting = true;
+  if (exitingSince !== null) return;
+  exitingSince = performance.now();
   void cleanupAsync().finally(() => process.exit(code));
 }
+
+/**
+ * Ctrl-C reaches every process of the terminal's group, and `npm run` and tsx pass it on to
+ * their child as well: the bench gets the same SIGINT two or three times at once. Only a
+ * repeat after this long means "stop cleaning up, exit now".
+ */
+const REPEAT_SIGNAL_MS = 3_000;
 
 export function installCleanupHandlers(): void {
   if (installed) return;
@@ -120,7 +130,8 @@ export function installCleanupHandlers(): void {
   process.on('exit', cleanupNow);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
-      if (exiting) {
+      if (exitingSince !== null) {
+        if (performance.now() - exitingSince < REPEAT_SIGNAL_MS) return;
         process.stderr.write(`\nbench: ${signal} again, exiting now\n`);
         process.exit(130);
       }

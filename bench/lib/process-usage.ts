@@ -3,7 +3,13 @@
  * processes (CPU seconds, peak VmRSS sampled every 100 ms and VmHWM), and the CPU of the
  * services they use (RabbitMQ's `beam.smp`, every `postgres` process).
  */
-import { cpuDelta, readCpuSeconds, readCpuSecondsByCommand, sampleMemory } from './procfs.js';
+import {
+  cpuDelta,
+  readCpuSeconds,
+  readCpuSecondsByCommand,
+  readRunQueueWaitSeconds,
+  sampleMemory,
+} from './procfs.js';
 
 export interface ProcessUsage {
   readonly name: string;
@@ -12,6 +18,11 @@ export interface ProcessUsage {
   readonly cpuS: number | null;
   /** cpuS ÷ window: cores used on average. */
   readonly cores: number | null;
+  /**
+   * Seconds its threads were runnable but waited for a CPU, ÷ window: above ~0.2 the process
+   * was held back by others on the machine (or by its own threads competing).
+   */
+  readonly runQueueWait: number | null;
   readonly startRssKb: number;
   /** Highest of the 100 ms samples and VmHWM (when it could be reset at the start). */
   readonly peakRssKb: number;
@@ -32,6 +43,7 @@ export function measureUsage(procs: readonly { name: string; pid: number }[]): {
 } {
   const t0 = performance.now();
   const cpu0 = procs.map((p) => readCpuSeconds(p.pid));
+  const wait0 = procs.map((p) => readRunQueueWaitSeconds(p.pid));
   const services0 = readCpuSecondsByCommand(SERVICE_COMMANDS);
   const memory = procs.map((p) => sampleMemory(p.pid, 100));
   return {
@@ -43,11 +55,15 @@ export function measureUsage(procs: readonly { name: string; pid: number }[]): {
         const c0 = cpu0[i];
         const c1 = readCpuSeconds(p.pid);
         const cpuS = c0 !== null && c0 !== undefined && c1 !== null ? c1 - c0 : null;
+        const w0 = wait0[i];
+        const w1 = readRunQueueWaitSeconds(p.pid);
+        const waitS = w0 !== null && w0 !== undefined && w1 !== null ? w1 - w0 : null;
         return {
           name: p.name,
           pid: p.pid,
           cpuS,
           cores: cpuS !== null && windowS > 0 ? cpuS / windowS : null,
+          runQueueWait: waitS !== null && windowS > 0 ? waitS / windowS : null,
           startRssKb: mem.startRssKb,
           peakRssKb: Math.max(mem.peakRssKb, mem.hwmReset ? mem.hwmKb : 0),
           endRssKb: mem.endRssKb,

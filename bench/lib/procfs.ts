@@ -52,6 +52,28 @@ export function readCpuSeconds(pid: number): number | null {
   }
 }
 
+/**
+ * Seconds the process's threads have spent runnable but waiting for a CPU (the scheduler's
+ * run-queue wait, /proc/<pid>/task/<tid>/schedstat), summed over the threads alive now: on a
+ * shared machine, how much of a slow result was queueing behind other people's processes.
+ */
+export function readRunQueueWaitSeconds(pid: number): number | null {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const fields = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+        ns += Number(fields[1]);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return ns / 1e9;
+  } catch {
+    return null;
+  }
+}
+
 function cpuOfStat(stat: string): number {
   // Fields after the command name (which may contain spaces), which ends with ')'.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
