@@ -220,6 +220,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     generatedAdminToken,
     demo,
     async start(role) {
+      let opsUrl: string | null = null;
+      if ((role === 'worker' || role === 'scheduler') && config.opsPort !== null) {
+        // First, so a taken port stops start-up before any work is taken; /readyz says 503
+        // until the role has started.
+        opsServer = await createOpsServer({ logger: log, db, metrics, isReady: () => ready });
+        opsUrl = await opsServer.listen({ port: config.opsPort, host: config.host });
+      }
       if (role === 'all' && config.workerThread) {
         const thread = await startWorkerThread(config, log);
         metrics.addRemote(() => thread.metrics());
@@ -272,11 +279,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         listening = true;
         return server.listen({ port: config.port, host: config.host });
       }
-      if (config.opsPort !== null) {
-        opsServer = await createOpsServer({ logger: log, db, metrics, isReady: () => ready });
-        return opsServer.listen({ port: config.opsPort, host: config.host });
-      }
-      return null;
+      return opsUrl;
     },
     close() {
       closing ??= (async () => {
