@@ -2,12 +2,13 @@ import type { Text } from './define-messages';
 import type { Locale } from './locale';
 import { common } from './messages/common';
 import { center } from './messages/center';
+import { consoleMessages } from './messages/console';
 
 /**
  * Every text of the UI. An area adds its own `defineMessages(...)` module and lists it here
  * (the console: `messages/console.ts`); the key types follow.
  */
-const areas = [common, center] as const;
+const areas = [common, center, consoleMessages] as const;
 
 type KeysOf<T> = T extends { readonly en: infer E } ? keyof E & string : never;
 export type MessageKey = KeysOf<(typeof areas)[number]>;

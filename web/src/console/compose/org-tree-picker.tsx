@@ -1,0 +1,121 @@
+import { useMemo, useState } from 'react';
+import type { OrgNode } from '../../api/console-types';
+import { ErrorState, Loading } from '../../components/states';
+import { useI18n } from '../../i18n/i18n-provider';
+import { ChevronIcon, SearchIcon } from '../console-icons';
+import { useConsoleApi } from '../operator-session';
+import { useResource } from '../use-resource';
+
+/** Nodes whose name or path contains `text`, with the ancestors that lead to them. */
+function matching(nodes: readonly OrgNode[], text: string): OrgNode[] {
+  const out: OrgNode[] = [];
+  for (const node of nodes) {
+    const children = matching(node.children, text);
+    if (node.path.toLowerCase().includes(text) || children.length > 0)
+      out.push({ ...node, children: children.length > 0 ? children : node.children });
+  }
+  return out;
+}
+
+/**
+ * The organisation as a tree (学院 → 系 → 班级, offices), each unit with how many people are at
+ * it or below it. One unit is chosen: Herald's audience filter takes one org prefix, and
+ * reaches everyone at that unit or below.
+ */
+export function OrgTreePicker({
+  value,
+  onChange,
+}: {
+  readonly value: string | null;
+  readonly onChange: (path: string | null) => void;
+}) {
+  const i18n = useI18n();
+  const { t } = i18n;
+  const api = useConsoleApi();
+  const tree = useResource('org-tree', () => api.orgTree());
+  const [text, setText] = useState('');
+  const [open, setOpen] = useState<ReadonlySet<string>>(() => new Set());
+  const query = text.trim().toLowerCase();
+  const nodes = useMemo(
+    () => (tree.data ? (query ? matching(tree.data.nodes, query) : tree.data.nodes) : []),
+    [tree.data, query],
+  );
+
+  if (tree.data === undefined)
+    return tree.error ? <ErrorState error={tree.error} onRetry={tree.reload} /> : <Loading />;
+  if (tree.data.nodes.length === 0) return <p className="muted">{t('con.aud.orgEmpty')}</p>;
+
+  const toggle = (path: string) => {
+    const next = new Set(open);
+    if (next.has(path)) next.delete(path);
+    else next.add(path);
+    setOpen(next);
+  };
+
+  const render = (list: readonly OrgNode[], depth: number) => (
+    <ul className="tree" role={depth === 0 ? 'tree' : 'group'}>
+      {list.map((node) => {
+        const expanded =
+          query !== '' || open.has(node.path) || (value?.startsWith(`${node.path}/`) ?? false);
+        const selected = value === node.path;
+        return (
+          <li
+            key={node.path}
+            role="treeitem"
+            aria-expanded={node.children.length > 0 ? expanded : undefined}
+            aria-selected={selected}
+          >
+            <div className={`tree-row${selected ? ' selected' : ''}`}>
+              {node.children.length > 0 ? (
+                <button
+                  type="button"
+                  className="tree-toggle"
+                  aria-label={expanded ? t('con.aud.collapse') : t('con.aud.expand')}
+                  onClick={() => toggle(node.path)}
+                >
+                  <ChevronIcon size={16} className={expanded ? 'open' : undefined} />
+                </button>
+              ) : (
+                <span className="tree-toggle" aria-hidden="true" />
+              )}
+              <label className="tree-label">
+                <input
+                  type="radio"
+                  name="org-unit"
+                  value={node.path}
+                  checked={selected}
+                  onChange={() => onChange(node.path)}
+                />
+                <span className="tree-name">{node.name}</span>
+                <span className="tree-count">{i18n.number(node.count)}</span>
+              </label>
+            </div>
+            {expanded && node.children.length > 0 && render(node.children, depth + 1)}
+          </li>
+        );
+      })}
+    </ul>
+  );
+
+  return (
+    <div className="org-picker">
+      <div className="search search-small">
+        <SearchIcon size={16} />
+        <input
+          type="search"
+          value={text}
+          placeholder={t('con.aud.orgSearch')}
+          aria-label={t('con.aud.orgSearch')}
+          onChange={(e) => setText(e.target.value)}
+        />
+      </div>
+      <div className="tree-box">
+        {nodes.length === 0 ? (
+          <p className="muted small">{t('con.aud.orgNoMatch')}</p>
+        ) : (
+          render(nodes, 0)
+        )}
+      </div>
+    </div>
+  );
+}
