@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { Link } from 'react-router';
 import type { Overview } from '../../api/console-types';
 import { EmptyState, ErrorState, Loading } from '../../components/states';
+import { useDocumentTitle } from '../../components/use-document-title';
 import { useNow } from '../../components/use-now';
 import { useI18n } from '../../i18n/i18n-provider';
 import { RefreshIcon, SendIcon } from '../console-icons';
@@ -23,6 +24,7 @@ export function DashboardPage() {
     refreshMs: DASHBOARD_REFRESH_MS,
   });
   const now = useNow(5_000);
+  useDocumentTitle(`${t('app.console')} · ${t('app.name')}`);
   const { data, error, updatedAt } = overview;
 
   const refreshLine = updatedAt && (

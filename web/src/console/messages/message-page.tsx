@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { Link, useParams } from 'react-router';
+import { Link, useLocation, useParams } from 'react-router';
 import type { Message } from '../../api/console-types';
 import { BackIcon } from '../../components/icons';
 import { ErrorState, Loading } from '../../components/states';
@@ -27,6 +27,8 @@ export function MessagePage() {
   const api = useConsoleApi();
   const categories = useCategories().data;
   const sources = useSources().data;
+  const location = useLocation();
+  const sent = (location.state as { sent?: string } | null)?.sent;
   // Asked again while its deliveries are on their way; a finished one no more.
   const [settled, setSettled] = useState(false);
   const message = useResource(`message:${id}`, () => api.message(id), {
@@ -44,6 +46,11 @@ export function MessagePage() {
         <BackIcon size={18} />
         {t('con.msg.back')}
       </Link>
+      {sent && (
+        <p className="ok-note" role="status" data-testid="sent-note">
+          {sent === 'scheduled' ? t('con.compose.scheduled') : t('con.compose.sent')}
+        </p>
+      )}
       {m === undefined && message.error ? (
         <ErrorState error={message.error} onRetry={message.reload} />
       ) : m === undefined ? (
