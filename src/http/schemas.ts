@@ -85,3 +85,16 @@ export function isoTimes<T extends { createdAt: number; updatedAt: number }>(
 }
 
 export const TimestampSchema = Type.String({ format: 'date-time' });
+
+/** Who did something from the console (`actorView` of src/auth/operators.ts). */
+export const ActorSchema = Type.Union(
+  [
+    Type.Object({ kind: Type.Literal('admin-token') }),
+    Type.Object({ kind: Type.Literal('operator'), externalId: Type.String() }),
+    Type.Null(),
+  ],
+  {
+    description:
+      'Who did it from the console: an operator (their external id) or the admin token; null when a source did it itself or it was not recorded',
+  },
+);

@@ -3,7 +3,13 @@ import type { Db } from '../store/database.js';
 import type { Server } from '../http/server-types.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import { Problem, notFound } from '../http/problem.js';
-import { ChannelSchema, Page, ProblemSchema, problemResponses } from '../http/schemas.js';
+import {
+  ActorSchema,
+  ChannelSchema,
+  Page,
+  ProblemSchema,
+  problemResponses,
+} from '../http/schemas.js';
 import type { Principal } from '../http/server-types.js';
 import {
   countDeliveriesOf,
@@ -38,18 +44,6 @@ const HttpSendBodySchema = Type.Object(
     ),
   },
   { additionalProperties: false },
-);
-
-const ActorSchema = Type.Union(
-  [
-    Type.Object({ kind: Type.Literal('admin-token') }),
-    Type.Object({ kind: Type.Literal('operator'), externalId: Type.String() }),
-    Type.Null(),
-  ],
-  {
-    description:
-      "Who sent it on the source's behalf from the console: an operator (their external id) or the admin token; null when the source sent it itself",
-  },
 );
 
 const MESSAGE_STATUSES: readonly MessageViewStatus[] = [
@@ -89,7 +83,10 @@ const MessageSchema = Type.Object({
   sendAt: Type.String(),
   createdAt: Type.String(),
   recipients: Type.Integer(),
-  sentBy: ActorSchema,
+  sentBy: Type.Union(ActorSchema.anyOf, {
+    description:
+      "Who sent it on the source's behalf from the console: an operator (their external id) or the admin token; null when the source sent it itself",
+  }),
   counts: Type.Record(Type.String(), Type.Record(Type.String(), Type.Integer()), {
     description: 'Deliveries per channel × status',
   }),

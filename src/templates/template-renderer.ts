@@ -178,6 +178,36 @@ export class TemplateRenderer {
   }
 
   /**
+   * The message data a template reads: each `data.*` variable it refers to outside its own
+   * loop variables, as path segments (`data.dishes` → ['dishes'], `data.a.b` → ['a', 'b']),
+   * in order of appearance, without repeats. Parts that do not parse are skipped (validate
+   * reports them).
+   */
+  dataPaths(parts: TemplateParts): string[][] {
+    const seen = new Set<string>();
+    const out: string[][] = [];
+    for (const part of PARTS) {
+      const text = parts[part];
+      if (text === undefined || text === null) continue;
+      let segments: unknown[][];
+      try {
+        segments = this.liquid.globalVariableSegmentsSync(this.parsed(text));
+      } catch {
+        continue;
+      }
+      for (const s of segments) {
+        if (s[0] !== 'data' || s.length < 2) continue;
+        const path = s.slice(1).map(String);
+        const key = path.join('\u0000');
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(path);
+      }
+    }
+    return out;
+  }
+
+  /**
    * Renders the given parts with `context` (e.g. `{ data, recipient, message }`) and returns
    * the parts that were given. `templateKey` names the template in error messages.
    * Throws TemplateRenderError.

@@ -73,6 +73,7 @@ describe('templates routes', () => {
       title: null,
       body: email.body,
       createdAt: '2025-09-01T08:00:00.000Z',
+      createdBy: { kind: 'admin-token' },
     });
     const second = await put('exam.schedule/email/zh-CN', {
       ...email,
@@ -237,6 +238,88 @@ describe('templates routes', () => {
       'template-invalid',
     );
     assert.equal((dos['errors'] as { kind: string }[])[0]?.kind, 'limit-exceeded');
+  });
+
+  it('gets one version and restores it as the newest', async () => {
+    await put('exam.schedule/email/zh-CN', email);
+    await put('exam.schedule/email/zh-CN', { ...email, body: 'v2 {{ data.course }}' });
+    const v1 = await get('/v1/templates/exam.schedule/email/zh-CN/versions/1');
+    assert.equal(v1.statusCode, 200);
+    assert.equal((v1.json() as { body: string }).body, email.body);
+    problem(await get('/v1/templates/exam.schedule/email/zh-CN/versions/9'), 404, 'not-found');
+    problem(
+      await get('/v1/templates/exam.schedule/email/zh-CN/versions/0'),
+      400,
+      'validation-failed',
+    );
+
+    const restored = await app.inject({
+      method: 'POST',
+      url: '/v1/templates/exam.schedule/email/zh-CN/versions/1/restore',
+      headers: ADMIN,
+    });
+    assert.equal(restored.statusCode, 200, restored.body);
+    const r = restored.json() as { version: number; body: string; subject: string };
+    assert.deepEqual([r.version, r.body, r.subject], [3, email.body, email.subject]);
+    const current = (await get('/v1/templates/exam.schedule/email/zh-CN')).json() as {
+      version: number;
+    };
+    assert.equal(current.version, 3);
+    const history = (await get('/v1/templates/exam.schedule/email/zh-CN/versions')).json() as {
+      items: { version: number; body: string }[];
+    };
+    assert.deepEqual(
+      history.items.map((v) => v.version),
+      [3, 2, 1],
+      'history only grows',
+    );
+    problem(
+      await app.inject({
+        method: 'POST',
+        url: '/v1/templates/exam.schedule/email/zh-CN/versions/7/restore',
+        headers: ADMIN,
+      }),
+      404,
+      'not-found',
+    );
+  });
+
+  it('a draft that does not parse: every error of every part, with positions', async () => {
+    const body = problem(
+      await preview('exam.schedule/email/en', {
+        template: { subject: 'Hi {{ data.x', body: 'ok\n{% if data.y %}' },
+      }),
+      422,
+      'template-invalid',
+    );
+    const errors = body['errors'] as { part: string; kind: string; line: number; col: number }[];
+    assert.deepEqual(
+      errors.map((e) => [e.part, e.kind, e.line, e.col]),
+      [
+        ['subject', 'parse', 1, 4],
+        ['body', 'parse', 2, 1],
+      ],
+    );
+  });
+
+  it('lists the data fields the templates of a category read', async () => {
+    await put('exam.schedule/email/zh-CN', email);
+    await put('exam.schedule/sms/en', {
+      body: '{{ data.course }}{% if data.seat %} seat {{ data.seat }}{% endif %}{% for d in data.days %}{{ d }}{% endfor %}{{ data.hall.name }}',
+    });
+    const res = await get('/v1/templates/data-fields?category=exam.schedule');
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), {
+      category: 'exam.schedule',
+      fields: [
+        { path: 'course', templates: ['email/zh-CN', 'sms/en'] },
+        { path: 'room', templates: ['email/zh-CN'] },
+        { path: 'seat', templates: ['sms/en'] },
+        { path: 'days', templates: ['sms/en'] },
+        { path: 'hall.name', templates: ['sms/en'] },
+      ],
+    });
+    problem(await get('/v1/templates/data-fields?category=nope'), 422, 'unknown-category');
   });
 
   it('needs the admin token', async () => {

@@ -4,6 +4,8 @@ import type { Clock } from '../time/clock.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import type { Server } from '../http/server-types.js';
 import { Problem, notFound } from '../http/problem.js';
+import { ActorSchema, ProblemSchema, problemResponses } from '../http/schemas.js';
+import { actorOf, actorView } from '../auth/operators.js';
 import { CHANNELS, isChannel, type Channel } from '../channels/channel.js';
 import { getCategory } from '../categories/categories-store.js';
 import { canonicalLocale, LOCALE_PATTERN } from './locale-chain.js';
@@ -15,6 +17,7 @@ import {
 } from './template-renderer.js';
 import {
   getCurrentTemplate,
+  getVersion,
   listTemplates,
   listVersions,
   putTemplate,
@@ -55,6 +58,10 @@ const TemplateSchema = Type.Object(
     title: Type.Union([Type.String(), Type.Null()]),
     body: Type.String(),
     createdAt: Type.String({ format: 'date-time' }),
+    createdBy: Type.Union(ActorSchema.anyOf, {
+      description:
+        'Who stored this version: an operator (their external id) or the admin token; null for versions stored before this was recorded (and the demo seed)',
+    }),
   },
   { description: 'One version of a template' },
 );
@@ -119,6 +126,7 @@ function present(t: StoredTemplate) {
     title: t.title,
     body: t.body,
     createdAt: new Date(t.createdAt).toISOString(),
+    createdBy: actorView(t.createdBy),
   };
 }
 
@@ -202,7 +210,13 @@ export function templatesRoutes(
       }
       const stored = await putTemplate(
         db,
-        { ...t, subject: parts.subject ?? null, title: parts.title ?? null, body: parts.body },
+        {
+          ...t,
+          subject: parts.subject ?? null,
+          title: parts.title ?? null,
+          body: parts.body,
+          createdBy: actorOf(request.principal),
+        },
         clock(),
       );
       return reply.code(stored.version === 1 ? 201 : 200).send(present(stored));
@@ -268,6 +282,117 @@ export function templatesRoutes(
     },
   );
 
+  const VersionParams = Type.Object({
+    ...PathParams.properties,
+    version: Type.Integer({ minimum: 1 }),
+  });
+
+  app.get(
+    `${path}/versions/:version`,
+    {
+      onRequest: guards.admin,
+      schema: {
+        tags,
+        summary: 'Get one version of a template',
+        params: VersionParams,
+        response: { 200: TemplateSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const t = target(request.params);
+      const v = await getVersion(db, t.category, t.channel, t.locale, request.params.version);
+      if (!v)
+        throw notFound(
+          `Version ${request.params.version} of ${t.category}/${t.channel}/${t.locale}`,
+        );
+      return present(v);
+    },
+  );
+
+  app.post(
+    `${path}/versions/:version/restore`,
+    {
+      onRequest: guards.admin,
+      schema: {
+        tags,
+        summary: 'Make an earlier version current again (stored as a new version)',
+        description:
+          'Stores the texts of that version as the next version, so history only grows and every delivery can still say which version it used. Answers the new version.',
+        params: VersionParams,
+        response: { 200: TemplateSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const t = target(request.params);
+      const v = await getVersion(db, t.category, t.channel, t.locale, request.params.version);
+      if (!v)
+        throw notFound(
+          `Version ${request.params.version} of ${t.category}/${t.channel}/${t.locale}`,
+        );
+      const stored = await putTemplate(
+        db,
+        {
+          ...t,
+          subject: v.subject,
+          title: v.title,
+          body: v.body,
+          createdBy: actorOf(request.principal),
+        },
+        clock(),
+      );
+      return present(stored);
+    },
+  );
+
+  app.get(
+    '/v1/templates/data-fields',
+    {
+      onRequest: guards.admin,
+      schema: {
+        tags,
+        summary: "The message data a category's templates read",
+        description:
+          'Every `data.*` variable the current templates of the category use (outside their own loop variables), with the templates using it: the fields a compose form asks for. Whether one is optional (`{% if %}`, `default`) is not told apart.',
+        querystring: Type.Object({ category: Type.String({ minLength: 1 }) }),
+        response: {
+          200: Type.Object({
+            category: Type.String(),
+            fields: Type.Array(
+              Type.Object({
+                path: Type.String({ description: 'e.g. `course`, or `a.b` for data.a.b' }),
+                templates: Type.Array(Type.String(), {
+                  description: '`channel/locale` of the templates that read it',
+                }),
+              }),
+              { description: 'In order of first appearance' },
+            ),
+          }),
+          ...problemResponses,
+          422: ProblemSchema,
+        },
+      },
+    },
+    async (request) => {
+      const { category } = request.query;
+      if (!(await getCategory(db, category))) {
+        throw new Problem('unknown-category', `There is no category "${category}"`);
+      }
+      const fields = new Map<string, string[]>();
+      for (const tpl of await listTemplates(db, { category })) {
+        for (const segments of renderer.dataPaths(tpl)) {
+          const key = segments.join('.');
+          const list = fields.get(key) ?? [];
+          list.push(`${tpl.channel}/${tpl.locale}`);
+          fields.set(key, list);
+        }
+      }
+      return {
+        category,
+        fields: [...fields.entries()].map(([path, templates]) => ({ path, templates })),
+      };
+    },
+  );
+
   app.post(
     `${path}/preview`,
     {
@@ -288,6 +413,14 @@ export function templatesRoutes(
       let parts: TemplateParts;
       let key: string;
       if (template) {
+        // Every parse error of every part at once, for an editor to mark them all.
+        const validation = renderer.validate(template);
+        if (!validation.ok) {
+          const first = validation.errors[0]!;
+          throw new Problem('template-invalid', `${first.part}: ${first.message}`, {
+            errors: validation.errors.map((e) => ({ ...e, kind: 'parse' })),
+          });
+        }
         parts = template;
         key = `${t.category}/${t.channel}/${t.locale} (draft)`;
       } else {

@@ -18,6 +18,8 @@ export interface StoredTemplate {
   readonly title: string | null;
   readonly body: string;
   readonly createdAt: number;
+  /** Who stored it (`actorOf`: an operator or the admin token); null when not recorded. */
+  readonly createdBy: string | null;
 }
 
 export interface TemplateInput {
@@ -27,6 +29,7 @@ export interface TemplateInput {
   readonly subject?: string | null;
   readonly title?: string | null;
   readonly body: string;
+  readonly createdBy?: string | null;
 }
 
 function toTemplate(r: TemplatesTable): StoredTemplate {
@@ -40,6 +43,7 @@ function toTemplate(r: TemplatesTable): StoredTemplate {
     title: r.title,
     body: r.body,
     createdAt: Number(r.created_at),
+    createdBy: r.created_by ?? null,
   };
 }
 
@@ -66,6 +70,7 @@ export async function putTemplate(
       title: input.title ?? null,
       body: input.body,
       created_at: now,
+      created_by: input.createdBy ?? null,
     };
     const stored = await db
       .insertInto('templates')
@@ -78,6 +83,7 @@ export async function putTemplate(
         'title',
         'body',
         'created_at',
+        'created_by',
         'version',
       ])
       .expression((eb) =>
@@ -92,6 +98,7 @@ export async function putTemplate(
             typed(row.title, 'text').as('title'),
             typed(row.body, 'text').as('body'),
             typed(row.created_at, 'bigint').as('created_at'),
+            typed(row.created_by, 'text').as('created_by'),
             sql<number>`coalesce(max(version), 0) + 1`.as('version'),
           ])
           .where('category_key', '=', input.category)
@@ -160,6 +167,20 @@ export async function listVersions(
 ): Promise<StoredTemplate[]> {
   const rows = await versionsOf(db, category, channel, locale).execute();
   return rows.map(toTemplate);
+}
+
+/** One version of a template, or null. */
+export async function getVersion(
+  db: Db,
+  category: string,
+  channel: string,
+  locale: string,
+  version: number,
+): Promise<StoredTemplate | null> {
+  const row = await versionsOf(db, category, channel, locale)
+    .where('version', '=', version)
+    .executeTakeFirst();
+  return row ? toTemplate(row) : null;
 }
 
 /**

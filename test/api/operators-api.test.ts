@@ -96,6 +96,24 @@ describe('operators: people with the herald-admin role use the admin routes with
     assert.equal(o.body.sentBy, null);
   });
 
+  it('a template version stored by an operator says who', async () => {
+    const path = '/v1/templates/exam.reminder/sms/en';
+    const res = await operator('PUT', path, { body: 'Exam {{ data.course }} at {{ data.time }}' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body.createdBy, { kind: 'operator', externalId: 'T2001' });
+    const versions = await admin('GET', `${path}/versions`);
+    assert.deepEqual(
+      versions.body.items.map((v: { version: number; createdBy: unknown }) => [
+        v.version,
+        v.createdBy,
+      ]),
+      [
+        [2, { kind: 'operator', externalId: 'T2001' }],
+        [1, null],
+      ],
+    );
+  });
+
   it("sends within the source's categories, and schedules with sendAt", async () => {
     const refused = await operator('POST', '/v1/messages', {
       category: 'canteen.menu',
