@@ -204,6 +204,20 @@ describe('message center in a browser', { skip }, () => {
     await page.getByRole('heading', { name: '收件箱' }).waitFor();
   });
 
+  test('older messages load as the list scrolls, 20 at a time', async () => {
+    // 4 so far; 20 more make 24: one page of 20, then the last 4.
+    for (let i = 1; i <= 20; i++) await send('course.change', { course: `课程 ${i}` });
+    await eventually(async () => ((await badge().textContent()) === '21' ? true : undefined));
+    await page.reload();
+    const items = page.getByTestId('inbox-item');
+    await eventually(async () => ((await items.count()) === 20 ? true : undefined));
+    await page.getByText('没有更多了。').waitFor({ state: 'detached' });
+    await items.nth(19).scrollIntoViewIfNeeded();
+    await page.mouse.wheel(0, 2000);
+    await page.getByText('没有更多了。').waitFor();
+    assert.equal(await items.count(), 24);
+  });
+
   test('signing out ends the session and returns to the login screen', async () => {
     await page.getByRole('button', { name: '退出登录' }).click();
     await page.waitForURL(/\/login$/);
