@@ -88,6 +88,15 @@ const succeeds = (file: string, args: string[]) =>
 const brokerAnswers = () => succeeds('rabbitmq-diagnostics', ['-q', 'check_port_connectivity']);
 const postgresAnswers = () => succeeds('pg_isready', ['-q', '-h', '127.0.0.1', '-p', '5432']);
 
+/** Whether the queues of a Herald with this prefix hold no message, ready or unacked. */
+async function brokerIdle(prefix: string): Promise<boolean> {
+  const { stdout } = await run(RABBITMQCTL, ['-q', 'list_queues', 'name', 'messages']);
+  return stdout
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .every(([name, messages]) => !name?.startsWith(`${prefix}.`) || messages === '0');
+}
+
 async function waitFor(what: string, up: () => Promise<boolean>, timeoutMs = 60_000) {
   const until = Date.now() + timeoutMs;
   while (!(await up())) {
@@ -107,15 +116,14 @@ async function restoreServices(): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
-/** One fault: what was not final when it began, and how much the providers had taken by its end. */
+/** One fault: when it began and ended, and how much the providers had taken by its end. */
 interface Fault {
   readonly name: string;
-  /** Deliveries still `queued` in the database when the fault began. */
-  readonly queued: ReadonlySet<string>;
+  readonly began: number;
+  readonly ended: number;
   /** Copies accepted by the SMTP server and the webhook receiver when the fault was over. */
-  mailsAtEnd: number;
-  hooksAtEnd: number;
-  ms: number;
+  readonly mailsAtEnd: number;
+  readonly hooksAtEnd: number;
 }
 
 /** Every answer the producers got, to tell what the API did during each fault. */
@@ -238,13 +246,8 @@ describe(
           (await db.query<{ n: string }>(`select count(*) n from deliveries where ${where}`))
             .rows[0]!.n,
         );
-      const queuedNow = async () =>
-        new Set(
-          (
-            await db.query<{ id: string }>(`select id from deliveries where status = 'queued'`)
-          ).rows.map((r) => r.id),
-        );
-
+      const outboxRows = async () =>
+        Number((await db.query<{ n: string }>(`select count(*) n from broker_outbox`)).rows[0]!.n);
       // The producers: RATE messages a second, each with its own Idempotency-Key; a 503 (or a
       // refused connection) is retried after Retry-After with the same key and body.
       const answers: Answer[] = [];
@@ -308,8 +311,8 @@ describe(
           await sleep(Number(retryAfter) * 1000);
         }
       };
-      // Each fault has a gate: producers past its message number wait until the fault has begun,
-      // so that every fault falls under load however long rabbitmqctl or pg_ctlcluster take.
+      // Each fault has a gate: producers past its message number wait until the fault begins, so
+      // that every fault falls under load however slow the machine is.
       const gates = new Map<number, { open: () => void; opened: Promise<void> }>();
       for (const at of GATES) {
         let open = () => {};
@@ -342,31 +345,25 @@ describe(
 
       const faults: Fault[] = [];
       /** Runs `inject` as a fault: notes what was not final before and what was sent by after. */
-      const fault = async (name: string, inject: () => Promise<void>, queued?: Set<string>) => {
+      const fault = async (name: string, inject: () => Promise<void>) => {
         const began = Date.now();
+        await inject();
         const f: Fault = {
           name,
-          queued: queued ?? (await queuedNow()),
-          mailsAtEnd: 0,
-          hooksAtEnd: 0,
-          ms: 0,
+          began,
+          ended: Date.now(),
+          mailsAtEnd: sink.messages.length,
+          hooksAtEnd: fake!.accepted().length,
         };
-        await inject();
-        f.ms = Date.now() - began;
-        f.mailsAtEnd = sink.messages.length;
-        f.hooksAtEnd = fake!.accepted().length;
         faults.push(f);
-        t.diagnostic(
-          `${name}: ${f.ms} ms, ${f.queued.size} deliveries not final when it began, ${accepted.length} messages accepted`,
-        );
+        t.diagnostic(`${name}: ${f.ended - began} ms, ${accepted.length} messages accepted`);
       };
-      /** A worker killed: what it held is what was queued at its death. */
-      const killWorker = async (i: number, name: string) => {
-        await kill(workers[i]!);
-        // Sent by the dead worker but never recorded: queued now, and already at the provider.
-        const queued = await queuedNow();
-        await fault(name, () => sleep(200), queued);
-      };
+      /** A worker killed: what it had sent but not recorded is at the providers 200 ms later. */
+      const killWorker = (i: number, name: string) =>
+        fault(name, async () => {
+          await kill(workers[i]!);
+          await sleep(200);
+        });
       const gate = (at: number) => gates.get(at)!;
 
       // 1. A worker dies mid-delivery and comes back.
@@ -384,10 +381,10 @@ describe(
       await nearGate(GATES[1]);
       const brokerDown = { from: 0, to: 0 };
       await fault('RabbitMQ stop_app / start_app', async () => {
+        gate(GATES[1]).open();
         try {
           await run(RABBITMQCTL, ['-q', 'stop_app']);
           brokerDown.from = Date.now();
-          gate(GATES[1]).open();
           await sleep(BROKER_DOWN_MS);
           brokerDown.to = Date.now();
         } finally {
@@ -438,6 +435,16 @@ describe(
         'every delivery final',
       ).catch(() => (drained = false));
       const finalIn = Date.now() - t0;
+      // Outbox rows a killed worker had claimed come out once their claim runs out (30 s): the
+      // jobs they hold are done by now, and must cost no second copy. Count after they ran.
+      let idle = drained;
+      if (drained)
+        await eventually(
+          async () => ((await outboxRows()) === 0 && (await brokerIdle(prefix)) ? true : undefined),
+          60_000,
+          'the outbox and the broker queues empty',
+        ).catch(() => (idle = false));
+      const idleIn = Date.now() - t0;
 
       // What the far side accepted, as (message, recipient:channel) copies, by delivery id.
       const rows = (
@@ -472,8 +479,9 @@ describe(
         stuck,
       });
 
-      // The at-least-once window of each fault: deliveries not final when it began that a
-      // provider had already taken by its end. A duplicate outside every window is a bug.
+      // The at-least-once window of each fault: deliveries not final at some moment of it (created
+      // before it ended, final after it began) that a provider had taken by its end — sent, but
+      // perhaps not recorded. A duplicate outside every window is a bug.
       const firstCopy = (copies: { deliveryId: string }[]) => {
         const first = new Map<string, number>();
         copies.forEach((c, i) => first.has(c.deliveryId) || first.set(c.deliveryId, i));
@@ -481,16 +489,21 @@ describe(
       };
       const firstMail = firstCopy(mails);
       const firstHook = firstCopy(hooks);
-      const windows = faults.map((f) => {
+      const windows = [];
+      for (const f of faults) {
         const ids = new Set<string>();
-        for (const id of f.queued) {
+        const open = await db.query<{ id: string }>(
+          `select id from deliveries where created_at <= $1 and (final_at is null or final_at >= $2)`,
+          [f.ended, f.began],
+        );
+        for (const { id } of open.rows) {
           const m = firstMail.get(id);
           const h = firstHook.get(id);
           if ((m !== undefined && m < f.mailsAtEnd) || (h !== undefined && h < f.hooksAtEnd))
             ids.add(id);
         }
-        return { name: f.name, ids };
-      });
+        windows.push({ name: f.name, ids });
+      }
       const inAnyWindow = new Set(windows.flatMap((w) => [...w.ids]));
       const copiesOf = new Map<string, number>();
       for (const c of [...mails, ...hooks])
@@ -502,10 +515,9 @@ describe(
       const statuses = new Map<string, number>();
       for (const a of answers)
         statuses.set(String(a.status), (statuses.get(String(a.status)) ?? 0) + 1);
-      const outbox = Number(
-        (await db.query<{ n: string }>(`select count(*) n from broker_outbox`)).rows[0]!.n,
-      );
-      if (process.env.DRILL_DEBUG || stuck > 0) {
+      const outbox = await outboxRows();
+      const unexplained = duplicatedIds.filter((id) => !inAnyWindow.has(id));
+      if (process.env.DRILL_DEBUG || stuck > 0 || unexplained.length > 0 || !idle) {
         // What a failing drill needs to be understood: the deliveries left behind, the outbox,
         // the broker's queues of this run, and what each Herald logged.
         const stuckRows = (
@@ -534,18 +546,31 @@ describe(
           JSON.stringify(
             {
               now: Date.now(),
-              faults: faults.map((f) => ({ ...f, queued: f.queued.size })),
+              faults,
+              brokerDown,
+              pgDown,
               stuck: stuckRows,
               outbox: outboxRows,
               deadJobs,
               brokerQueues: brokerQueues
                 .split('\n')
                 .filter((l) => l.startsWith(prefix) && !/\t0\t0\t/.test(l)),
-              duplicates: duplicatedIds.map((id) => ({
-                id,
-                mails: mails.flatMap((m, i) => (m.deliveryId === id ? [mailAt[i]] : [])),
-                hooks: fake!.accepted().flatMap((h) => (h.webhookId === id ? [h.at] : [])),
-              })),
+              unexplainedDuplicates: await Promise.all(
+                unexplained.map(async (id) => ({
+                  id,
+                  mails: mails.flatMap((m, i) => (m.deliveryId === id ? [mailAt[i]] : [])),
+                  hooks: fake!.requests.flatMap((h) =>
+                    h.webhookId === id ? [{ at: h.at, answer: h.answer }] : [],
+                  ),
+                  delivery: (await db.query(`select * from deliveries where id = $1`, [id])).rows,
+                  attempts: (
+                    await db.query(
+                      `select attempt, outcome, started_at, finished_at from delivery_attempts where delivery_id = $1 order by started_at`,
+                      [id],
+                    )
+                  ).rows,
+                })),
+              ),
             },
             null,
             1,
@@ -569,7 +594,8 @@ describe(
           `${duringPgRestart.filter((a) => a.status === 503).length} × 503\n` +
           `#   attempts per delivery: mean ${Number(attempts.a).toFixed(2)}, max ${attempts.m}; refused by the providers: ` +
           `smtp ${sink.rcpts.length - sink.messages.length}, webhook ${fake.requests.length - fake.accepted().length}; ` +
-          `all sent in ${(sentIn / 1000).toFixed(1)} s, all final in ${(finalIn / 1000).toFixed(1)} s; outbox left ${outbox}`,
+          `all sent in ${(sentIn / 1000).toFixed(1)} s, all final in ${(finalIn / 1000).toFixed(1)} s, ` +
+          `outbox and broker queues empty in ${(idleIn / 1000).toFixed(1)} s (outbox left ${outbox})`,
       );
 
       assert.deepEqual(crashes, [], 'no Herald process died of a fault');
@@ -579,10 +605,11 @@ describe(
       assert.equal(result.unexpected, 0);
       assert.equal(result.stuck, 0);
       assert.equal(await count(`status not in ('sent', 'delivered')`), 0, 'every delivery sent');
+      assert.ok(idle, 'the outbox drained and the broker queues emptied');
       assert.equal(outbox, 0, 'the outbox drained');
       assert.ok(
         duplicatedIds.every((id) => inAnyWindow.has(id)),
-        `duplicates outside the faults' windows: ${duplicatedIds.filter((id) => !inAnyWindow.has(id))}`,
+        `duplicates outside the faults' windows: ${unexplained}`,
       );
       assert.ok(result.duplicated <= inAnyWindow.size);
       // The API never failed but with 503 + Retry-After, and kept accepting without the broker.
