@@ -8,6 +8,7 @@ import { DashboardStats } from '../stats/dashboard-stats.js';
 import { statsRoutes } from '../stats/stats-routes.js';
 import { audienceRoutes } from '../recipients/audience-routes.js';
 import { messagePreviewRoutes } from '../messages/message-preview-routes.js';
+import { groupsImportRoutes } from '../recipients/groups-import-routes.js';
 
 /** What the operator console's routes need from the composition root. */
 export interface ConsoleRoutesDeps {
@@ -28,4 +29,5 @@ export function consoleRoutes(app: Server, deps: ConsoleRoutesDeps): void {
   statsRoutes(app, { guards, stats: new DashboardStats(db, queue, clock) });
   audienceRoutes(app, { db, guards });
   messagePreviewRoutes(app, { db, guards, renderer });
+  groupsImportRoutes(app, { db, clock, guards });
 }

@@ -92,7 +92,12 @@ async function resolveMembers(
   return unknown.length > 0 ? { unknown } : { ids: [...ids.values()] };
 }
 
-async function writeMembers(tx: Tx, groupId: string, userIds: readonly string[]): Promise<void> {
+/** Makes exactly these users the members of a static group (by internal ids). */
+export async function writeMembers(
+  tx: Tx,
+  groupId: string,
+  userIds: readonly string[],
+): Promise<void> {
   await tx.deleteFrom('group_members').where('group_id', '=', groupId).execute();
   for (let i = 0; i < userIds.length; i += MEMBER_BATCH) {
     const part = userIds
@@ -100,6 +105,41 @@ async function writeMembers(tx: Tx, groupId: string, userIds: readonly string[])
       .map((user_id) => ({ group_id: groupId, user_id }));
     await tx.insertInto('group_members').values(part).execute();
   }
+}
+
+/** Adds these users to a static group's members (by internal ids); present ones stay. */
+export async function addMembers(
+  tx: Tx,
+  groupId: string,
+  userIds: readonly string[],
+): Promise<void> {
+  for (let i = 0; i < userIds.length; i += MEMBER_BATCH) {
+    const part = userIds
+      .slice(i, i + MEMBER_BATCH)
+      .map((user_id) => ({ group_id: groupId, user_id }));
+    await tx
+      .insertInto('group_members')
+      .values(part)
+      .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
+      .execute();
+  }
+}
+
+/** The groups with these keys, as stored (id, name, filter: null for a static group). */
+export async function groupRowsByKey(
+  db: Db,
+  keys: readonly string[],
+): Promise<Map<string, { id: string; name: string; filter: string | null }>> {
+  const found = new Map<string, { id: string; name: string; filter: string | null }>();
+  for (let i = 0; i < keys.length; i += MEMBER_BATCH) {
+    const rows = await db
+      .selectFrom('groups')
+      .select(['id', 'key', 'name', 'filter'])
+      .where('key', 'in', keys.slice(i, i + MEMBER_BATCH))
+      .execute();
+    for (const r of rows) found.set(r.key, { id: r.id, name: r.name, filter: r.filter });
+  }
+  return found;
 }
 
 function inTransaction<T>(db: Db, run: (tx: Tx) => Promise<T>): Promise<T> {
