@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { errorHandler, sendProblem } from './error-handler.js';
 import { Problem } from './problem.js';
 import type { Server } from './server-types.js';
+import { actorOf } from '../auth/operators.js';
 
 export interface ServerOptions {
   readonly logger: Logger;
@@ -53,13 +54,17 @@ export async function createServer(opts: ServerOptions): Promise<Server> {
     ),
   );
   // Log one line per request without query strings or headers (tokens never reach the log).
+  // Requests with admin rights name who made them (an operator or the admin token): the
+  // audit trail of what was done from the console.
   app.addHook('onResponse', async (request, reply) => {
+    const actor = actorOf(request.principal);
     request.log.info(
       {
         method: request.method,
         path: request.routeOptions.url ?? request.url.split('?')[0],
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
+        ...(actor ? { actor } : {}),
       },
       'request',
     );
