@@ -49,6 +49,15 @@ describe('OpenAPI description at /docs', () => {
       'GET /healthz',
       'GET /readyz',
       'GET /metrics',
+      'GET /v1/stats/overview',
+      'POST /v1/audience/preview',
+      'GET /v1/org-tree',
+      'GET /v1/roles',
+      'POST /v1/messages/preview',
+      'GET /v1/templates/{category}/{channel}/{locale}/versions/{version}',
+      'POST /v1/templates/{category}/{channel}/{locale}/versions/{version}/restore',
+      'GET /v1/templates/data-fields',
+      'POST /v1/groups/import',
     ]) {
       assert.ok(routes.includes(expected), `${expected} is documented`);
     }
