@@ -29,7 +29,7 @@ export interface StoreReader {
 
 /** Jobs not yet done, where the mode keeps them. */
 export interface PendingJobs {
-  /** In the store: the embedded queue's jobs, or the outbox rows the relay has not published. */
+  /** In the store: the embedded queue's jobs, or outbox rows (unpublished, or not yet deleted). */
   readonly store: number;
   /** Ready in the broker's queues (always 0 without a broker). */
   readonly broker: number;
