@@ -119,6 +119,8 @@ export function consoleApi(api: ApiClient) {
       api.get<{ readonly items: readonly Template[] }>(
         `${templatePath(category, channel, locale)}/versions`,
       ),
+    restoreTemplate: (category: string, channel: string, locale: string, version: number) =>
+      api.post<Template>(`${templatePath(category, channel, locale)}/versions/${version}/restore`),
     saveTemplate: (category: string, channel: string, locale: string, parts: TemplateParts) =>
       api.put<Template>(templatePath(category, channel, locale), parts),
     previewTemplate: (

@@ -313,6 +313,8 @@ export interface Template {
   readonly title: string | null;
   readonly body: string;
   readonly createdAt: string;
+  /** Who stored this version; null for versions stored before this was recorded. */
+  readonly createdBy?: Actor | null;
 }
 
 export interface TemplateParts {

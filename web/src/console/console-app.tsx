@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import { Route, Routes, useNavigate } from 'react-router';
+import { Navigate, Route, Routes, useNavigate } from 'react-router';
 import { AppShell } from '../components/app-shell';
 import { NotFound } from '../components/not-found';
 import { ErrorState, Loading } from '../components/states';
@@ -22,6 +22,14 @@ import { MessagePage } from './messages/message-page';
 import { MessagesPage } from './messages/messages-page';
 import { OperatorSessionProvider, useOperator, useOperatorSession } from './operator-session';
 import { ReferenceDataProvider } from './reference-data';
+import { TemplatesPage } from './templates/templates-page';
+import { CategoriesPage } from './setup/categories-page';
+import { SourcePage } from './setup/source-page';
+import { SourcesPage } from './setup/sources-page';
+import { GroupsPage } from './people/groups-page';
+import { UsersPage } from './people/users-page';
+import { DeadLettersPage } from './ops/dead-letters-page';
+import { OutboxPage } from './ops/outbox-page';
 
 /**
  * The operator console at `/admin` (loaded on demand, so students never download it).
@@ -63,6 +71,17 @@ function ConsoleGate() {
         <Route path="messages" element={<MessagesPage />} />
         <Route path="messages/:id" element={<MessagePage />} />
         <Route path="compose" element={<ComposePage />} />
+        <Route path="templates" element={<TemplatesPage />} />
+        <Route path="setup" element={<Navigate to="/admin/setup/categories" replace />} />
+        <Route path="setup/categories" element={<CategoriesPage />} />
+        <Route path="setup/sources" element={<SourcesPage />} />
+        <Route path="setup/sources/:key" element={<SourcePage />} />
+        <Route path="people" element={<Navigate to="/admin/people/users" replace />} />
+        <Route path="people/users" element={<UsersPage />} />
+        <Route path="people/groups" element={<GroupsPage />} />
+        <Route path="ops" element={<Navigate to="/admin/ops/dead-letters" replace />} />
+        <Route path="ops/dead-letters" element={<DeadLettersPage />} />
+        <Route path="ops/outbox" element={<OutboxPage />} />
         <Route path="*" element={<NotFound home="/admin" />} />
       </Routes>
     </ConsoleLayout>

@@ -455,7 +455,9 @@ export function ComposePage() {
 
       <div className="sendbar">
         <span className="sendbar-count">
-          {count !== undefined ? t('con.aud.people', { count }) : t('con.aud.countEmpty')}
+          {count !== undefined
+            ? `${i18n.number(count)} ${t('con.aud.people', { count })}`
+            : t('con.aud.countEmpty')}
         </span>
         <button type="button" className="button button-primary" onClick={openConfirm}>
           <SendIcon size={18} />
