@@ -7,7 +7,14 @@ import { listGroups } from '../recipients/groups-store.js';
 import { countAudience } from '../recipients/audience.js';
 import { getUserByExternalId } from '../recipients/users-store.js';
 import { TemplateRenderer } from '../templates/template-renderer.js';
-import { DEMO_EXAMPLES, seedDemo, type DemoCategoryKey, type DemoSeed } from './demo-seed.js';
+import {
+  DEMO_EXAMPLES,
+  DEMO_OPERATOR,
+  seedDemo,
+  type DemoCategoryKey,
+  type DemoSeed,
+} from './demo-seed.js';
+import { OPERATOR_ROLE } from '../auth/operators.js';
 
 let fresh: FreshDatabase;
 let db: Db;
@@ -99,6 +106,20 @@ test('the population: roles, locales, contact points, well-known logins', async 
     .execute();
   assert.ok(openIds.length > seed.users * 0.3 && openIds.length < seed.users * 0.7);
   assert.ok(openIds.every((o) => /^o[A-Za-z0-9_-]{27}$/.test(o.wechat_open_id!)));
+});
+
+test('one operator: T2001, staff of 教务处 with the role herald-admin', async () => {
+  assert.equal(DEMO_OPERATOR, 'T2001');
+  assert.equal(seed.loginExamples.operator, DEMO_OPERATOR);
+  const operator = await getUserByExternalId(db, DEMO_OPERATOR);
+  assert.deepEqual(operator?.roles, [OPERATOR_ROLE, 'staff']);
+  assert.equal(operator?.orgPath, '教务处');
+  const holders = await db
+    .selectFrom('user_roles')
+    .select('user_id')
+    .where('role', '=', OPERATOR_ROLE)
+    .execute();
+  assert.equal(holders.length, 1);
 });
 
 test('groups: class rosters, counselors, dynamic teachers and colleges', async () => {
