@@ -56,7 +56,8 @@ export type Role = 'api' | 'worker' | 'scheduler' | 'all';
 
 export interface DemoInfo {
   readonly password: string;
-  readonly loginExamples: { readonly zh: string; readonly en: string };
+  /** Demo logins: Chinese- and English-speaking students, and the operator (console /admin). */
+  readonly loginExamples: { readonly zh: string; readonly en: string; readonly operator: string };
   /** Source key → its freshly created API key (printed once at first start). */
   readonly apiKeys: Readonly<Record<string, string>>;
   readonly users: number;
