@@ -49,11 +49,17 @@ export function RenderedView({
 /** What went wrong rendering a template, with where (part, line, column) when known. */
 export function RenderError({ error }: { readonly error: PreviewError }) {
   const { t } = useI18n();
+  const parts: Record<string, string> = {
+    subject: t('con.tpl.subject'),
+    title: t('con.tpl.titlePart'),
+    body: t('con.tpl.body'),
+  };
+  const part = error.part === undefined ? undefined : (parts[error.part] ?? error.part);
   const where =
-    error.part !== undefined
+    part !== undefined
       ? error.line !== undefined
-        ? t('con.preview.where', { part: error.part, line: error.line, col: error.col ?? 1 })
-        : t('con.preview.wherePart', { part: error.part })
+        ? t('con.preview.where', { part, line: error.line, col: error.col ?? 1 })
+        : t('con.preview.wherePart', { part })
       : null;
   const headline =
     error.kind === 'no-template'
