@@ -41,11 +41,14 @@ describe('console screens', { skip }, () => {
   let newKey = '';
   let messageId = '';
 
-  /** Screenshot of the page as it is now (from the top), after checking it fits sideways. */
-  async function shoot(viewport: ViewportName, name: string) {
+  /**
+   * Screenshot of the page as it is now, after checking it fits sideways: the whole page from
+   * the top, or (`viewport`) what the screen shows, e.g. a dialog over the page it belongs to.
+   */
+  async function shoot(viewport: ViewportName, name: string, view: 'page' | 'viewport' = 'page') {
     const page = tabs[viewport].page;
     await page.evaluate('document.fonts.ready');
-    await page.evaluate('window.scrollTo(0, 0)');
+    if (view === 'page') await page.evaluate('window.scrollTo(0, 0)');
     assert.equal(await horizontalOverflow(page), 0, `${name} on a ${viewport} is too wide`);
     if (viewport === 'desktop') {
       // Every section's tab is in sight (a phone scrolls them).
@@ -54,7 +57,8 @@ describe('console screens', { skip }, () => {
       );
       assert.equal(hidden, 0, `the navigation of ${name} does not fit`);
     }
-    await screenshot(page, `${viewport}-console-${name}`);
+    if (view === 'page') await screenshot(page, `${viewport}-console-${name}`);
+    else await page.screenshot({ path: join(SCREENSHOTS, `${viewport}-console-${name}.png`) });
   }
 
   const each = async (fn: (page: Page, viewport: ViewportName) => Promise<void>) => {
@@ -184,11 +188,11 @@ describe('console screens', { skip }, () => {
       if (viewport === 'phone') {
         // What the phone shows while choosing recipients: the count and send button stay in sight.
         await page.locator('.audience-builder').scrollIntoViewIfNeeded();
-        await page.screenshot({ path: join(SCREENSHOTS, 'phone-console-compose-bar.png') });
+        await shoot(viewport, 'compose-bar', 'viewport');
       }
       await page.getByTestId('send').click();
       await page.getByRole('dialog').waitFor();
-      await shoot(viewport, 'compose-confirm');
+      await shoot(viewport, 'compose-confirm', 'viewport');
       await page.getByRole('dialog').getByRole('button', { name: '取消' }).click();
     });
   });
@@ -205,7 +209,7 @@ describe('console screens', { skip }, () => {
     await dialog.getByLabel('站内信').uncheck();
     await dialog.getByLabel('Webhook').check();
     await dialog.locator('input[type="number"]').fill('1');
-    await shoot('desktop', 'category-new');
+    await shoot('desktop', 'category-new', 'viewport');
     await dialog.getByRole('button', { name: '新建' }).click();
     await page.getByTestId('categories-table').getByText('实验室告警').waitFor();
     await each(async (p, viewport) => {
@@ -255,7 +259,7 @@ describe('console screens', { skip }, () => {
     await secret.waitFor();
     newKey = (await secret.textContent()) ?? '';
     assert.match(newKey, /^hk_[0-9a-f]{12}_/);
-    await shoot('desktop', 'api-key-created');
+    await shoot('desktop', 'api-key-created', 'viewport');
     await page.getByRole('button', { name: '我已保存' }).click();
     assert.equal(await page.getByTestId('secret').count(), 0, 'the secret is gone for good');
     assert.equal(await page.getByTestId('api-keys').locator('li').count(), 2);
@@ -308,7 +312,7 @@ describe('console screens', { skip }, () => {
     await keys.waitFor();
     const prefix = newKey.slice(3, 15);
     await keys.locator('li', { hasText: prefix }).getByRole('button', { name: '撤销' }).click();
-    await shoot('desktop', 'api-key-revoke');
+    await shoot('desktop', 'api-key-revoke', 'viewport');
     await page.getByRole('dialog').getByRole('button', { name: '撤销' }).click();
     await keys.locator('li', { hasText: prefix }).getByText('已撤销').waitFor();
     const res = await client(h.url, newKey)('GET', '/v1/messages');
