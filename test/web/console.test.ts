@@ -219,6 +219,31 @@ describe('operator console in a browser', { skip }, () => {
     await page.waitForURL(`**/admin/messages/${sentId}`);
   });
 
+  test('a scheduled message waits, and says until when', async () => {
+    await page.getByRole('link', { name: '发送' }).first().click();
+    await page.locator('select[name="source"]').selectOption('lib');
+    await page.locator('select[name="category"]').selectOption('library.due');
+    await page.getByRole('tab', { name: '学号/工号' }).click();
+    await page.locator('textarea[name="ids"]').fill(STUDENT);
+    await page.locator('input[name="data.book"]').fill('土壤学（第4版）');
+    await page.locator('input[name="data.dueDate"]').fill('2025-02-01');
+    await page.getByRole('radio', { name: '定时发送' }).check();
+    // The time offered is an hour from now, in the browser's time zone (named beside it).
+    await page.getByText('时区：Asia/Shanghai').waitFor();
+    await page.locator('[data-testid="audience-count"][data-count="1"]').waitFor();
+    await page.getByTestId('send').click();
+    const dialog = page.getByRole('dialog');
+    assert.match(await dialog.innerText(), /消息将于 .+ 发出/);
+    await dialog.getByTestId('confirm-send').click();
+    await page.getByTestId('sent-note').getByText('消息已设为定时发送。').waitFor();
+    assert.match(await page.getByTestId('no-deliveries').innerText(), /之前不会发送/);
+    const id = page.url().split('/admin/messages/')[1]!;
+    const stored = await admin('GET', `/v1/messages/${id}`);
+    assert.equal(stored.body.status, 'scheduled');
+    const wait = Date.parse(stored.body.sendAt as string) - Date.now();
+    assert.ok(wait > 55 * 60_000 && wait <= 61 * 60_000, `sends in about an hour (${wait} ms)`);
+  });
+
   test('the language switch changes the console', async () => {
     await page.getByRole('button', { name: 'English' }).click();
     await page.getByRole('link', { name: 'Dashboard' }).waitFor();
