@@ -346,6 +346,28 @@ describe('console screens', { skip }, () => {
       async () =>
         (await page.getByTestId('users-table').locator('tbody tr').count()) === 1 || undefined,
     );
+    // Group memberships too: a new club's roster, with a member who does not exist.
+    await page.getByRole('link', { name: '群组' }).click();
+    await page.getByTestId('groups').waitFor();
+    await page.getByRole('button', { name: '导入群组成员（CSV）' }).click();
+    await page
+      .locator('textarea[name="csv"]')
+      .fill(
+        'group,member,name\n' +
+          'club-agri-robotics,2024010101,农业机器人社\n' +
+          'club-agri-robotics,2024010102,\n' +
+          'club-agri-robotics,2099999999,\n',
+      );
+    await page.getByRole('button', { name: '导入', exact: true }).click();
+    const groupResult = page.getByTestId('import-result');
+    await groupResult.waitFor();
+    assert.match(
+      await groupResult.innerText(),
+      /导入 2[\s\S]*失败 1[\s\S]*club-agri-robotics：已创建，共 2 人/,
+    );
+    assert.match(await page.getByTestId('import-errors').innerText(), /第 3 行[\s\S]*2099999999/);
+    await page.getByTestId('groups').getByText('农业机器人社').waitFor();
+    await shoot('desktop', 'groups-import');
     await each(async (p, viewport) => {
       await p.goto(`${h.url}/admin/people/users`);
       await p.getByTestId('users-table').waitFor();

@@ -10,6 +10,7 @@ import type {
   Delivery,
   DeliverySearch,
   Group,
+  GroupImportResult,
   GroupWrite,
   ImportResult,
   LoginAnswer,
@@ -149,6 +150,13 @@ export function consoleApi(api: ApiClient) {
       }),
     importUsers: (csv: string) =>
       api.request<ImportResult>('POST', '/v1/users/import', {
+        body: csv,
+        contentType: 'text/csv',
+      }),
+    /** Static memberships in bulk; `replace` makes each named group's members exactly its rows. */
+    importGroups: (csv: string, mode: 'replace' | 'add') =>
+      api.request<GroupImportResult>('POST', '/v1/groups/import', {
+        query: { mode },
         body: csv,
         contentType: 'text/csv',
       }),

@@ -376,6 +376,23 @@ export interface ImportResult {
   readonly results: readonly ImportRow[];
 }
 
+export interface GroupImportResult {
+  readonly imported: number;
+  readonly failed: number;
+  readonly groups: readonly {
+    readonly key: string;
+    readonly status: 'created' | 'replaced' | 'extended';
+    readonly members: number;
+  }[];
+  readonly results: readonly {
+    readonly row: number;
+    readonly group: string | null;
+    readonly member: string | null;
+    readonly status: 'ok' | 'error';
+    readonly errors?: readonly { readonly field?: string; readonly message: string }[];
+  }[];
+}
+
 export interface Group {
   readonly key: string;
   readonly name: string;

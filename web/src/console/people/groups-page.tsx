@@ -9,6 +9,7 @@ import { roleLabel } from '../labels';
 import { useConsoleApi } from '../operator-session';
 import { LoadMore, Modal, PageHead } from '../ui';
 import { usePagedList, useResource } from '../use-resource';
+import { GroupImport } from './user-import';
 import { PeopleTabs } from './users-page';
 
 /** A dynamic group's rule in words. */
@@ -58,6 +59,7 @@ export function GroupsPage() {
         }
       />
       <PeopleTabs />
+      <GroupImport onImported={groups.reload} />
       {groups.data === undefined ? (
         groups.error ? (
           <ErrorState error={groups.error} onRetry={groups.reload} />
