@@ -1,5 +1,5 @@
-import type { ReactNode } from 'react';
-import { Navigate, Route, Routes, useNavigate } from 'react-router';
+import { useEffect, type ReactNode } from 'react';
+import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { AppShell } from '../components/app-shell';
 import { NotFound } from '../components/not-found';
 import { ErrorState, Loading } from '../components/states';
@@ -93,6 +93,13 @@ function ConsoleLayout({ children }: { children: ReactNode }) {
   const me = useOperator();
   const { logout } = useOperatorSession();
   const navigate = useNavigate();
+  const { pathname } = useLocation();
+  // On a phone the section tabs scroll sideways: keep the current one in sight.
+  useEffect(() => {
+    document
+      .querySelector('.console .app-nav-link.active')
+      ?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }, [pathname]);
   return (
     <div className="console">
       <AppShell
