@@ -88,6 +88,8 @@ export interface Herald {
    * commits), gives back what was taken but not begun, then closes every connection.
    */
   close(): Promise<void>;
+  /** While close() runs: the parts it still waits for (for the log of a stop that hangs). */
+  closingParts(): readonly string[];
 }
 
 export interface BuildOptions {
@@ -209,6 +211,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   let housekeeping: Housekeeping | null = null;
   let listening = false;
   let closing: Promise<void> | null = null;
+  const waitingFor = new Set<string>();
+  /** Awaits one part of close(), named in closingParts() until it has settled. */
+  const part = async (name: string, work: Promise<unknown> | undefined): Promise<void> => {
+    if (!work) return;
+    waitingFor.add(name);
+    try {
+      await work;
+    } finally {
+      waitingFor.delete(name);
+    }
+  };
 
   return {
     config,
@@ -291,27 +304,31 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         // loops stop leasing and finish their jobs (acks go out after the commits). Side by
         // side: in `herald all` none of them waits for another.
         await Promise.all([
-          ingress?.stop(),
-          listening ? server.close() : undefined,
-          workers?.stop(),
-          housekeeping?.stop(),
+          part('AMQP ingress', ingress?.stop()),
+          part('HTTP server', listening ? server.close() : undefined),
+          part('job loops', workers?.stop()),
+          part('housekeeping', housekeeping?.stop()),
         ]);
-        await callbacks.close();
-        await providers.close();
+        await part('status callbacks', callbacks.close());
+        await part('providers', providers.close());
         providerChanges.close();
         // Gives back what this process holds but never began (RabbitMQ: buffered deliveries go
         // back to the broker for the other workers) and stops the outbox relay; rows it has
         // not published wait for the relay of another process, or of this one's next start.
-        await queue.close();
+        await part('queue', queue.close());
         // The operations port answers (readiness 503) until the work is done.
-        await opsServer?.close();
+        await part('operations port', opsServer?.close());
         hub.close();
         // A server that never listened (worker, scheduler) was never booted either: closing it
         // would first boot every plugin (swagger, static files …) — most of a second, for nothing.
-        await store.close();
+        await part('store', store.close());
       })();
       return closing;
     },
+    closingParts: () =>
+      [...waitingFor].map((p) =>
+        p === 'job loops' && workers?.stopping ? `job loops (${workers.stopping().join(', ')})` : p,
+      ),
   };
 }
 

@@ -94,7 +94,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = signal;
     const force = setTimeout(() => {
-      console.error(`Herald ${role}: graceful stop took over ${FORCE_EXIT_MS / 1000} s; exiting`);
+      const parts = herald?.closingParts() ?? [];
+      const waiting = parts.length ? `; still waiting for: ${parts.join(', ')}` : '';
+      console.error(
+        `Herald ${role}: graceful stop took over ${FORCE_EXIT_MS / 1000} s${waiting}; exiting`,
+      );
       process.exit(1);
     }, FORCE_EXIT_MS);
     force.unref();

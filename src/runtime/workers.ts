@@ -1,4 +1,4 @@
-import { JobLoop } from '../deliveries/job-loop.js';
+import { JobLoop, type JobLoopOptions } from '../deliveries/job-loop.js';
 import {
   ALL_DELIVERY_TOPICS,
   deliverJobs,
@@ -20,63 +20,73 @@ export interface WorkerDeps extends DeliveryWorkerDeps {
 export interface Workers {
   /** Stops leasing and waits for the jobs in hand. */
   stop(): Promise<void>;
+  /** While stopping: the loops still finishing their jobs. */
+  stopping?(): readonly string[];
 }
 
 /** The `worker` role: the fan-out loop, the delivery loop and the status callback loop. */
 export function startWorkers(deps: WorkerDeps): Workers {
   const { queue, metrics, log, leaseMs, callbackDelivery } = deps;
-  const loops = [
-    new JobLoop({
-      name: 'fanout',
-      queue,
-      topics: [FANOUT_TOPIC],
-      maxJobs: 64,
-      leaseMs,
-      handle: (jobs) =>
-        fanOutJobs(
-          {
-            ...deps,
-            onDeliveriesCreated: (created) => {
-              for (const d of created)
-                metrics.deliveries.inc({ channel: d.channel, status: d.status });
-            },
-            onQuotaExceeded: (exceeded) => {
-              for (const e of exceeded)
-                metrics.quotaExceeded.inc({ source: e.source, channel: e.channel }, e.count);
-            },
+  const loops: { readonly name: string; readonly loop: JobLoop }[] = [];
+  const add = (opts: JobLoopOptions): void => {
+    loops.push({ name: opts.name, loop: new JobLoop(opts) });
+  };
+  add({
+    name: 'fanout',
+    queue,
+    topics: [FANOUT_TOPIC],
+    maxJobs: 64,
+    leaseMs,
+    handle: (jobs) =>
+      fanOutJobs(
+        {
+          ...deps,
+          onDeliveriesCreated: (created) => {
+            for (const d of created)
+              metrics.deliveries.inc({ channel: d.channel, status: d.status });
           },
-          jobs,
-        ),
-      log,
-    }),
-    new JobLoop({
-      name: 'deliver',
-      queue,
-      topics: ALL_DELIVERY_TOPICS,
-      maxJobs: deps.concurrency,
-      leaseMs,
-      handle: (jobs) => deliverJobs(deps, jobs),
-      log,
-    }),
-  ];
+          onQuotaExceeded: (exceeded) => {
+            for (const e of exceeded)
+              metrics.quotaExceeded.inc({ source: e.source, channel: e.channel }, e.count);
+          },
+        },
+        jobs,
+      ),
+    log,
+  });
+  add({
+    name: 'deliver',
+    queue,
+    topics: ALL_DELIVERY_TOPICS,
+    maxJobs: deps.concurrency,
+    leaseMs,
+    handle: (jobs) => deliverJobs(deps, jobs),
+    log,
+  });
   if (callbackDelivery) {
-    loops.push(
-      new JobLoop({
-        name: 'callbacks',
-        queue,
-        topics: [CALLBACK_TOPIC],
-        // Few jobs per lease (≤ 100 events each): slow receivers must not outlast the longest hold.
-        maxJobs: 2,
-        leaseMs,
-        handle: (jobs) => sendCallbackJobs({ ...deps, ...callbackDelivery }, jobs),
-        log,
-      }),
-    );
+    add({
+      name: 'callbacks',
+      queue,
+      topics: [CALLBACK_TOPIC],
+      // Few jobs per lease (≤ 100 events each): slow receivers must not outlast the longest hold.
+      maxJobs: 2,
+      leaseMs,
+      handle: (jobs) => sendCallbackJobs({ ...deps, ...callbackDelivery }, jobs),
+      log,
+    });
   }
-  for (const l of loops) l.start();
+  for (const { loop } of loops) loop.start();
+  const finishing = new Set<string>();
   return {
     async stop() {
-      await Promise.all(loops.map((l) => l.stop()));
+      await Promise.all(
+        loops.map(async ({ name, loop }) => {
+          finishing.add(name);
+          await loop.stop();
+          finishing.delete(name);
+        }),
+      );
     },
+    stopping: () => [...finishing],
   };
 }
