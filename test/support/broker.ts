@@ -23,7 +23,9 @@ export async function deleteBrokerObjects(names: {
   readonly queues: readonly string[];
   readonly exchanges: readonly string[];
 }): Promise<void> {
-  const connection = await connect(TEST_BROKER_URL);
+  // A broker short of file descriptors completes the TCP handshake but never the AMQP one:
+  // without a timeout a test's cleanup would wait for ever.
+  const connection = await connect(TEST_BROKER_URL, { timeout: 10_000 });
   try {
     let channel: Channel | null = null;
     const open = async (): Promise<Channel> => {
