@@ -30,6 +30,7 @@ import { formatProfileSummary, type ProfileSummary } from './lib/cpu-profile.js'
 import { waitForQuiet, type Quiet } from './lib/procfs.js';
 import type { UsageReport } from './lib/process-usage.js';
 import { int, mib, renderTable, verdict, type Row } from './lib/report.js';
+import { formatTableWrites } from './lib/pg-table-stats.js';
 import { releaseResource } from './lib/cleanup.js';
 import { ceilingPrefix, defaultPgUser, reserveRun, sweepLeftovers } from './lib/scale-services.js';
 import {
@@ -154,7 +155,9 @@ async function checkServices(cli: Cli): Promise<void> {
     await client.end().catch(() => undefined);
   }
   try {
+    // A broker out of file descriptors takes the socket and never answers: do not wait forever.
     const connection = await connect(cli.brokerUrl, {
+      timeout: 10_000,
       clientProperties: { connection_name: 'herald bench check' },
     });
     await connection.close();
@@ -290,6 +293,14 @@ function tableRows(results: Results, errors: Partial<Record<string, string>>, cl
         '',
       ]);
     rows.push([sec, 'load generator CPU (cores)', i.clientCpu.toFixed(2), '', '']);
+    if (i.load.ok2xx > 0)
+      rows.push([
+        sec,
+        'rows written per accepted message',
+        formatTableWrites(i.tableWrites, i.load.ok2xx),
+        '',
+        '',
+      ]);
     usageRows(sec, i.usage, rows);
   }
   if (bb) brokerRows(bb, rows);
@@ -369,6 +380,13 @@ function tableRows(results: Results, errors: Partial<Record<string, string>>, cl
     usageRows(sec, b.usage, rows);
     rows.push([
       sec,
+      'rows written per delivery',
+      formatTableWrites(b.tableWrites, b.expectedDeliveries),
+      '',
+      '',
+    ]);
+    rows.push([
+      sec,
       'final statuses',
       Object.entries(b.totals)
         .map(([k, v]) => `${k} ${int(v)}`)
@@ -377,6 +395,14 @@ function tableRows(results: Results, errors: Partial<Record<string, string>>, cl
       '',
     ]);
   }
+  for (const d of b?.notDelivered ?? [])
+    rows.push([
+      `broadcast (1 api + ${b!.workers} workers)`,
+      `not delivered: ${d.channel} ${d.status}`,
+      `${int(d.n)}: ${d.reason ?? ''} ${(d.last_error ?? '').slice(0, 80)}`.trim(),
+      '',
+      '',
+    ]);
   for (const [s, e] of Object.entries(errors))
     rows.push([s, 'FAILED', (e ?? '').split('\n')[0]!.slice(0, 60), '', '']);
   return rows;

@@ -131,9 +131,52 @@ function rabbitmqctlList(command: string, name: string): string[] {
   }
 }
 
+/** Longest wait for one cleanup attempt's AMQP connection, and for the whole attempt. */
+const CONNECT_TIMEOUT_MS = 10_000;
+const ATTEMPT_TIMEOUT_MS = 60_000;
+
+function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Deletes the run's queues and exchanges over AMQP; when the broker takes no new connection
+ * (a broker out of file descriptors accepts the socket and never answers) and runs on this
+ * machine, through `rabbitmqctl delete_queue` instead — the queues are what hold its
+ * descriptors, so they must go even then.
+ */
 async function deleteBrokerObjects(spec: ScaleRunSpec): Promise<void> {
-  const { queues, exchanges } = brokerObjects(spec);
+  const names = brokerObjects(spec);
+  try {
+    await withTimeout('RabbitMQ cleanup', ATTEMPT_TIMEOUT_MS, deleteOverAmqp(spec, names));
+  } catch (err) {
+    if (!isLocal(spec.brokerUrl)) throw err;
+    deleteWithRabbitmqctl(names.queues);
+  }
+}
+
+function deleteWithRabbitmqctl(queues: readonly string[]): void {
+  const listed = new Set(rabbitmqctlList('list_queues', queues[0]?.split('.')[0] ?? ''));
+  for (const queue of queues.filter((q) => listed.has(q))) {
+    execFileSync('rabbitmqctl', ['delete_queue', '-q', queue], {
+      timeout: 30_000,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  }
+}
+
+async function deleteOverAmqp(
+  spec: ScaleRunSpec,
+  { queues, exchanges }: { queues: readonly string[]; exchanges: readonly string[] },
+): Promise<void> {
   const connection = await connect(spec.brokerUrl, {
+    timeout: CONNECT_TIMEOUT_MS,
     clientProperties: { connection_name: 'herald bench cleanup' },
   });
   connection.on('error', () => undefined);

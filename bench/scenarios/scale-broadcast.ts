@@ -11,6 +11,7 @@
 import type { ProfileSummary } from '../lib/cpu-profile.js';
 import { sleep } from '../lib/http.js';
 import { measureUsage, type UsageReport } from '../lib/process-usage.js';
+import { measureTableWrites, type TableWrites } from '../lib/pg-table-stats.js';
 import { startScaleStack } from '../lib/scale-stack.js';
 import { maybeSummarize, monoUs } from './common.js';
 import { importUsers, sendAndPoll } from './broadcast-steps.js';
@@ -44,6 +45,16 @@ export interface ScaleBroadcastResult {
   /** Herald CPU per delivery, µs (api + workers). */
   readonly cpuUsPerDelivery: number | null;
   readonly usage: UsageReport;
+  /** Rows written per table from the POST until every delivery was final (and ~1 s more). */
+  readonly tableWrites: TableWrites[];
+  /** Deliveries that ended neither `delivered` nor `sent`, grouped with their reason and error. */
+  readonly notDelivered: {
+    channel: string;
+    status: string;
+    reason: string | null;
+    last_error: string | null;
+    n: number;
+  }[];
   readonly profiles: Record<string, ProfileSummary | null>;
 }
 
@@ -65,6 +76,7 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
     stack.check();
 
     const expected = opts.users * 2;
+    const writes = await measureTableWrites(stack.pool, stack.spec.name);
     const usage = measureUsage(stack.processes());
     const from = monoUs();
     const poll = await sendAndPoll({
@@ -94,6 +106,19 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
         group by m.id`,
       [poll.messageId],
     );
+    const notDelivered = await stack.pool.query<{
+      channel: string;
+      status: string;
+      reason: string | null;
+      last_error: string | null;
+      n: string;
+    }>(
+      `select channel, status, reason, last_error, count(*) as n from deliveries
+        where message_id = $1 and status not in ('delivered', 'sent')
+        group by 1, 2, 3, 4 order by 5 desc limit 10`,
+      [poll.messageId],
+    );
+    const tableWrites = await writes.stop();
     profiles = await stack.stop();
     const row = server.rows[0];
     const created = row ? Number(row.created_at) : NaN;
@@ -123,6 +148,8 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
       unavailablePolls: poll.unavailable,
       cpuUsPerDelivery: poll.finalS ? (cpuS * 1e6) / expected : null,
       usage: report,
+      tableWrites,
+      notDelivered: notDelivered.rows.map((r) => ({ ...r, n: Number(r.n) })),
       profiles: Object.fromEntries(
         Object.entries(profiles).map(([name, file]) => [
           name,

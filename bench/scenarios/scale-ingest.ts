@@ -18,6 +18,7 @@ import {
   type LoadSummary,
 } from '../lib/http.js';
 import { measureUsage, type UsageReport } from '../lib/process-usage.js';
+import { measureTableWrites, type TableWrites } from '../lib/pg-table-stats.js';
 import { startScaleStack } from '../lib/scale-stack.js';
 import {
   benchCpu,
@@ -45,6 +46,8 @@ export interface ScaleIngestResult {
   readonly cpuUsPerAccepted: number | null;
   readonly clientCpu: number;
   readonly usage: UsageReport;
+  /** Rows written per table during the measured load (and ~1 s after). */
+  readonly tableWrites: TableWrites[];
   readonly profiles: Record<string, ProfileSummary | null>;
 }
 
@@ -99,6 +102,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
     opts.log(
       `  ingest: ${opts.duration} s at ${opts.connections} connections, ${users.length} demo users, ${opts.workers} workers`,
     );
+    const writes = await measureTableWrites(stack.pool, stack.spec.name);
     const usage = measureUsage(stack.processes());
     const client = benchCpu();
     const from = monoUs();
@@ -117,6 +121,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
     const load = summarizeLoad(result);
     stack.check();
     const inWindow = await counts(stack.pool, [wall0, wall1]);
+    const tableWrites = await writes.stop();
 
     opts.log('  ingest: waiting until every accepted message is delivered');
     let last = inWindow;
@@ -145,6 +150,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
       cpuUsPerAccepted: load.ok2xx > 0 ? (cpuS * 1e6) / load.ok2xx : null,
       clientCpu,
       usage: report,
+      tableWrites,
       profiles: Object.fromEntries(
         Object.entries(profiles).map(([name, file]) => [
           name,
