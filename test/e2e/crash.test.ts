@@ -54,6 +54,7 @@ class CrashRun {
       'GET',
       `/v1/groups/${CLASS}/members?limit=500`,
     );
+    assert.equal(members.status, 200, `class members: ${JSON.stringify(members.body)}`);
     this.recipients = members.body.items.map((u: { externalId: string }) => u.externalId);
     assert.ok(this.recipients.length >= 10, `the class has ${this.recipients.length} members`);
     this.#db = await this.run.reader();
