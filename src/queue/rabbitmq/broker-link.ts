@@ -24,6 +24,13 @@ export interface BrokerLinkOptions {
   readonly maxBackoffMs?: number;
   /** Seconds between heartbeats when the URL does not say (dead peers are noticed in ~2×). */
   readonly heartbeatSeconds?: number;
+  /**
+   * Longest close() waits for the broker to acknowledge the close (default 5 s): a broker that
+   * stopped answering would otherwise hold a graceful shutdown until the heartbeats give up.
+   * Past it the socket is dropped, which the broker treats like any closed connection
+   * (unacknowledged deliveries go back to their queues).
+   */
+  readonly closeTimeoutMs?: number;
 }
 
 export class BrokerLink {
@@ -99,7 +106,7 @@ export class BrokerLink {
     this.#connection = null;
     this.#ready = false;
     for (const wake of [...this.#upWaiters]) wake();
-    if (connection) await connection.close().catch(() => undefined);
+    if (connection) await closeWithin(connection, this.#opts.closeTimeoutMs ?? 5_000);
   }
 
   async #connect(): Promise<void> {
@@ -173,6 +180,24 @@ export class BrokerLink {
     );
     this.#timer = setTimeout(() => void this.#connect(), delay);
     this.#timer.unref();
+  }
+}
+
+/** Closes the connection, or drops its socket if the broker does not confirm within `ms`. */
+async function closeWithin(connection: ChannelModel, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = connection.close().then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const inTime = await Promise.race([closed, late]);
+  clearTimeout(timer);
+  if (!inTime) {
+    // amqplib keeps the socket as `connection.stream` (untyped).
+    (connection.connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
   }
 }
 
