@@ -308,22 +308,43 @@ describe(
       await fake.waitFor((f) => f.accepted().length >= before + 150 && f.inFlight > 0, 30_000);
       const total = BROADCASTS * everyone.length * CHANNELS.length;
       const inFlight = fake.inFlight;
+      const final = await count(
+        `select count(*) n from deliveries d join messages m on m.id = d.message_id where m.data like '%broadcast%' and d.status != 'queued'`,
+      );
       const worker1Before = await finishedDeliveries(worker1);
+      // While it drains, its operations port still answers: readiness 503, its own counters.
+      const drain = { finished: worker1Before, readyz: new Set<number>() };
+      let scraping = true;
+      const scraper = (async () => {
+        while (scraping) {
+          try {
+            drain.readyz.add((await fetch(`${worker1.opsUrl}/readyz`)).status);
+            drain.finished = await finishedDeliveries(worker1);
+          } catch {
+            return; // closed: the process is about to exit
+          }
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      })();
       const signalled = performance.now();
       worker1.proc.kill('SIGTERM');
       const exit = await worker1.exited;
       const exitMs = performance.now() - signalled;
-      const final = await count(
-        `select count(*) n from deliveries d join messages m on m.id = d.message_id where m.data like '%broadcast%' and d.status != 'queued'`,
-      );
+      scraping = false;
+      await scraper;
       console.log(
-        `# worker #1 stopped in ${exitMs.toFixed(0)} ms with ${inFlight} webhook calls in flight; ${final} of ${total} broadcast deliveries final then`,
+        `# worker #1 stopped in ${exitMs.toFixed(0)} ms; at the signal ${inFlight} webhook calls were in flight and ${final} of ${total} broadcast deliveries final; ` +
+          `it finished ${drain.finished - worker1Before} deliveries after the signal; its /readyz answered ${[...drain.readyz].join(', ')} meanwhile`,
       );
       assert.deepEqual(exit, { code: 0, signal: null }, worker1.errors());
       assert.ok(exitMs < 15_000, `stopped in ${exitMs} ms`);
       assert.ok(inFlight > 0, 'deliveries were in flight at the signal');
       assert.ok(final < total, 'the broadcast was not over at the signal');
-      assert.ok(worker1Before > 0);
+      assert.ok(
+        drain.finished > worker1Before,
+        'worker #1 finished deliveries it had in hand after the signal',
+      );
+      assert.ok(drain.readyz.has(503), 'not ready while it drains');
 
       // The other worker completes everything — well before any lease (30 s) could run out,
       // so nothing waited for one: what worker #1 held but had not begun came back at its stop.
