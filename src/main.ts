@@ -17,8 +17,10 @@ function banner(herald: Herald, url: string, examples: Record<string, unknown>):
   const lines = [
     ``,
     `  Herald is running at ${url}`,
-    `  API docs:  ${url}/docs`,
-    `  Metrics:   ${url}/metrics`,
+    `  Message center: ${url}/`,
+    `  Console:        ${url}/admin`,
+    `  API docs:       ${url}/docs`,
+    `  Metrics:        ${url}/metrics`,
   ];
   if (herald.generatedAdminToken) {
     lines.push(
@@ -33,7 +35,10 @@ function banner(herald: Herald, url: string, examples: Record<string, unknown>):
       ``,
       `  Demo university seeded: ${demo.users} users; every user's password: ${demo.password}`,
     );
-    lines.push(`    e.g. ${demo.loginExamples.zh} (中文) and ${demo.loginExamples.en} (English)`);
+    lines.push(
+      `    message center: e.g. ${demo.loginExamples.zh} (中文) and ${demo.loginExamples.en} (English)`,
+      `    console (/admin): operator ${demo.loginExamples.operator}`,
+    );
     lines.push(``, `  Demo source API keys (shown once):`);
     for (const [key, secret] of Object.entries(demo.apiKeys))
       lines.push(`    ${key.padEnd(4)} ${secret}`);
