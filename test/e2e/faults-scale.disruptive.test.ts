@@ -97,6 +97,23 @@ async function brokerIdle(prefix: string): Promise<boolean> {
     .every(([name, messages]) => !name?.startsWith(`${prefix}.`) || messages === '0');
 }
 
+/**
+ * The broker's file descriptors, used and allowed: a broker out of them (other suites' quorum
+ * queues each hold files) accepts TCP connections but never completes the AMQP handshake.
+ */
+async function brokerFiles(): Promise<string> {
+  try {
+    const { stdout } = await run(RABBITMQCTL, ['-q', 'status', '--formatter', 'json'], {
+      timeout: 20_000,
+    });
+    const fd = (JSON.parse(stdout) as { file_descriptors?: Record<string, number> })
+      .file_descriptors;
+    return fd ? `${fd.total_used} of ${fd.total_limit}` : 'unknown';
+  } catch (err) {
+    return `unknown (${(err as Error).message.split('\n')[0]})`;
+  }
+}
+
 async function waitFor(what: string, up: () => Promise<boolean>, timeoutMs = 60_000) {
   const until = Date.now() + timeoutMs;
   while (!(await up())) {
@@ -234,6 +251,7 @@ describe(
       };
 
       // The API first: it migrates and seeds the demo university; then the workers.
+      t.diagnostic(`broker file descriptors in use: ${await brokerFiles()}`);
       const api = await start('api', 'api');
       const jwcKey = /^\s+jwc\s+(hk_\S+)/m.exec(api.output())![1]!;
       await setUp(client(api.url, ADMIN_TOKEN), fake.url, signingSecret);
@@ -280,6 +298,7 @@ describe(
           'messages_ready',
           'messages_unacknowledged',
           'consumers',
+          'state',
         ]).catch(() => ({ stdout: '' }));
         console.log(
           JSON.stringify(
@@ -300,7 +319,8 @@ describe(
               deadJobs: await rows(`select * from queue_dead_jobs limit 50`),
               brokerQueues: brokerQueues
                 .split('\n')
-                .filter((l) => l.startsWith(prefix) && !/\t0\t0\t/.test(l)),
+                .filter((l) => l.startsWith(prefix) && !/\t0\t0\t\d+\trunning$/.test(l)),
+              brokerFileDescriptors: await brokerFiles(),
               ...more,
             },
             null,
