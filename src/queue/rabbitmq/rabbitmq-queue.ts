@@ -40,12 +40,18 @@ import {
 } from '../queue.js';
 import { BrokerLink } from './broker-link.js';
 import { deathReason, readJob, type JobRecord } from './job-message.js';
-import { insertOutbox, outboxDepth, type NewOutboxRow } from './outbox.js';
+import { insertOutbox, outboxDepth, type NewOutboxRow, type OutboxRow } from './outbox.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { Publisher } from './publisher.js';
 import { DUE_TOLERANCE_MS, Topology } from './topology.js';
 
 const DEFAULT_MAX_DELIVERIES = 20;
+
+/**
+ * Publications of committed outbox rows one process runs at once; past it, rows wait for
+ * the relay's next pass (see #insertForCommit).
+ */
+const MAX_DIRECT_PUBLICATIONS = 8;
 
 export interface RabbitMqQueueOptions {
   readonly url: string;
@@ -113,6 +119,8 @@ export class RabbitMqQueue implements Queue {
   readonly #waiters = new Set<() => void>();
   /** Re-delays and burials in progress (settled() waits for them). */
   #background = 0;
+  /** Publications of committed outbox rows under way (#insertForCommit). */
+  readonly #publishing = new Set<Promise<unknown>>();
   #seq = 0;
   #lastBrokerDepth: LaneDepth = { urgent: 0, normal: 0, bulk: 0 };
   #closed = false;
@@ -181,8 +189,7 @@ export class RabbitMqQueue implements Queue {
     const rows = jobs.map((job, index) => this.#toRow(job, index, now));
     if (tx?.isTransaction) {
       this.#requireHooks(tx);
-      await insertOutbox(tx, rows);
-      await afterCommit(tx, () => this.#relay.kick());
+      await this.#insertForCommit(tx, rows);
       return;
     }
     await this.#publishNow(rows);
@@ -256,11 +263,8 @@ export class RabbitMqQueue implements Queue {
     };
     if (tx?.isTransaction) {
       this.#requireHooks(tx);
-      await insertOutbox(tx, [row]);
-      await afterCommit(tx, () => {
-        this.#settle([job]);
-        this.#relay.kick();
-      });
+      await this.#insertForCommit(tx, [row]);
+      await afterCommit(tx, () => this.#settle([job]));
       return;
     }
     await this.#publishNow([row]);
@@ -390,6 +394,7 @@ export class RabbitMqQueue implements Queue {
     for (const done of [...this.#waiters]) done();
     this.#relay.stop();
     await this.#relay.idle();
+    while (this.#publishing.size > 0) await Promise.allSettled([...this.#publishing]);
     // Closing the consumer channel stops the deliveries and hands every unacked one (buffered,
     // or leased by a handler that failed) back to the broker, which redelivers it elsewhere.
     this.#forgetChannel();
@@ -635,16 +640,48 @@ export class RabbitMqQueue implements Queue {
   // ---- publishing -------------------------------------------------------------------------
 
   /**
+   * Writes rows to the outbox in `tx` and publishes them once it has committed. Normally they
+   * are written already claimed by this process's relay and published straight after the
+   * commit, from the rows in hand — not claimed again by an UPDATE that reads them back (one
+   * statement and one commit fewer per transaction, and no wait for it). They are written
+   * unclaimed, for the relay's next pass, when the broker link is down or too many direct
+   * publications are under way (a slow broker: then the relay's one-pass-at-a-time batches
+   * take over). Claimed rows of a process that dies before publishing them wait out their
+   * claim (30 s), as rows claimed by a relay pass do.
+   */
+  async #insertForCommit(tx: Tx, rows: readonly NewOutboxRow[]): Promise<void> {
+    if (!this.#closed && this.#publisher.ready && this.#publishing.size < MAX_DIRECT_PUBLICATIONS) {
+      const inserted = await insertOutbox(tx, this.#claimed(rows));
+      await afterCommit(tx, () => this.#publishDirect(inserted));
+      return;
+    }
+    await insertOutbox(tx, rows);
+    await afterCommit(tx, () => this.#relay.kick());
+  }
+
+  #claimed(rows: readonly NewOutboxRow[]): NewOutboxRow[] {
+    const claimedUntil = this.#clock() + this.#relay.claimMs;
+    return rows.map((r) => ({ ...r, claim_token: this.#relay.token, claimed_until: claimedUntil }));
+  }
+
+  /** Publishes committed rows this relay holds; close() waits for these. */
+  #publishDirect(rows: readonly OutboxRow[]): void {
+    const publication: Promise<unknown> = this.#relay
+      .publishClaimed(rows)
+      .catch((err: unknown) =>
+        this.#log.warn({ err }, 'outbox rows not published; the relay retries'),
+      )
+      .finally(() => this.#publishing.delete(publication));
+    this.#publishing.add(publication);
+  }
+
+  /**
    * Outside a transaction: the rows go to the outbox pre-claimed by this relay, which then
    * publishes them at once. Resolves once they are durable — confirmed by the broker, or
    * left in the outbox when it is unreachable (the relay retries).
    */
   async #publishNow(rows: readonly NewOutboxRow[]): Promise<void> {
-    const claimed = rows.map((r) => ({
-      ...r,
-      claim_token: this.#relay.token,
-      claimed_until: this.#clock() + this.#relay.claimMs,
-    }));
+    const claimed = this.#claimed(rows);
     if (!this.#publisher.ready) {
       // The relay publishes them when the broker is back.
       await inTransaction(this.#db, (tx) => insertOutbox(tx, rows));
