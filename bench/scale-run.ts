@@ -11,7 +11,7 @@
  *                    [--broker-count 20000] [--broker-window 100] [--broker-prefetch 32]
  *                    [--broker-consumers <workers>] [--no-ceiling]
  *                    [--duration 10] [--warmup 2] [--connections 50] [--users 30000] [--chunk 5000]
- *                    [--runtime dist|tsx] [--src worktree|<git rev>] [--profile] [--top 15]
+ *                    [--runtime dist|tsx] [--src worktree|<git rev>] [--profile] [--sql-trace] [--top 15]
  *                    [--broadcast-timeout 300] [--drain-timeout 120] [--quiet-wait 60]
  *
  * The broker ceiling runs with the message profile of the scenario it is the denominator of,
@@ -31,6 +31,7 @@ import { waitForQuiet, type Quiet } from './lib/procfs.js';
 import type { UsageReport } from './lib/process-usage.js';
 import { int, mib, renderTable, verdict, type Row } from './lib/report.js';
 import { formatTableWrites } from './lib/pg-table-stats.js';
+import { formatSqlSummary } from './lib/sql-summary.js';
 import { releaseResource } from './lib/cleanup.js';
 import { ceilingPrefix, defaultPgUser, reserveRun, sweepLeftovers } from './lib/scale-services.js';
 import {
@@ -72,6 +73,7 @@ function parseScaleCli(args: string[]) {
       runtime: { type: 'string', default: 'dist' },
       src: { type: 'string', default: 'worktree' },
       profile: { type: 'boolean', default: false },
+      'sql-trace': { type: 'boolean', default: false },
       top: { type: 'string', default: '15' },
       'broadcast-timeout': { type: 'string', default: '300' },
       'drain-timeout': { type: 'string', default: '120' },
@@ -86,7 +88,7 @@ function parseScaleCli(args: string[]) {
         '                 [--database-url postgres://127.0.0.1:5432/test] [--broker-url amqp://guest:guest@127.0.0.1:5672]\n' +
         '                 [--broker-count 20000] [--broker-window 100] [--broker-prefetch 32] [--broker-consumers <workers>] [--no-ceiling]\n' +
         '                 [--duration 10] [--warmup 2] [--connections 50] [--users 30000] [--chunk 5000]\n' +
-        '                 [--runtime dist|tsx] [--src worktree|<git rev>] [--profile] [--top 15]\n' +
+        '                 [--runtime dist|tsx] [--src worktree|<git rev>] [--profile] [--sql-trace] [--top 15]\n' +
         '                 [--broadcast-timeout 300] [--drain-timeout 120] [--quiet-wait 60]',
     );
     process.exit(0);
@@ -127,6 +129,7 @@ function parseScaleCli(args: string[]) {
     runtime,
     src: values.src!,
     profile: values.profile!,
+    sqlTrace: values['sql-trace']!,
     top: num('top', values.top, 1),
     broadcastTimeoutS: num('broadcast-timeout', values['broadcast-timeout'], 1),
     drainTimeoutS: num('drain-timeout', values['drain-timeout'], 1),
@@ -196,6 +199,18 @@ async function ceiling(cli: Cli, profile: CeilingProfile, log: (line: string) =>
 }
 
 const pct = (share: number) => `${Math.round(share * 100)} %`;
+
+function logRows(sec: string, logs: Record<string, { lines: number }>, rows: Row[]): void {
+  const noisy = Object.entries(logs).filter(([, l]) => l.lines > 0);
+  if (noisy.length > 0)
+    rows.push([
+      sec,
+      'log lines at warn or above (see the JSON)',
+      noisy.map(([name, l]) => `${name} ${l.lines}`).join(', '),
+      '0',
+      verdict(false),
+    ]);
+}
 
 function usageRows(sec: string, u: UsageReport, rows: Row[]): void {
   for (const p of u.processes) {
@@ -293,15 +308,8 @@ function tableRows(results: Results, errors: Partial<Record<string, string>>, cl
         '',
       ]);
     rows.push([sec, 'load generator CPU (cores)', i.clientCpu.toFixed(2), '', '']);
-    if (i.load.ok2xx > 0)
-      rows.push([
-        sec,
-        'rows written per accepted message',
-        formatTableWrites(i.tableWrites, i.load.ok2xx),
-        '',
-        '',
-      ]);
     usageRows(sec, i.usage, rows);
+    logRows(sec, i.logs, rows);
   }
   if (bb) brokerRows(bb, rows);
   if (b) {
@@ -378,13 +386,7 @@ function tableRows(results: Results, errors: Partial<Record<string, string>>, cl
         '',
       ]);
     usageRows(sec, b.usage, rows);
-    rows.push([
-      sec,
-      'rows written per delivery',
-      formatTableWrites(b.tableWrites, b.expectedDeliveries),
-      '',
-      '',
-    ]);
+    logRows(sec, b.logs, rows);
     rows.push([
       sec,
       'final statuses',
@@ -414,7 +416,9 @@ export async function runScaleMode(args: string[]): Promise<void> {
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const resultsDir = join(ROOT, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
-  const profileRoot = cli.profile ? join(resultsDir, 'profiles', `${stamp}-scale`) : null;
+  const artifacts = join(resultsDir, 'profiles', `${stamp}-scale`);
+  const profileRoot = cli.profile ? artifacts : null;
+  const sqlTraceRoot = cli.sqlTrace ? artifacts : null;
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const machine = {
     node: process.version,
@@ -438,7 +442,7 @@ export async function runScaleMode(args: string[]): Promise<void> {
   let build: BuildInfo | null = null;
   if (cli.runtime === 'dist' && herald.length > 0) build = await buildAndCheck(cli.src, log);
 
-  const opts: ScaleOptions = { ...cli, profileRoot, log };
+  const opts: ScaleOptions = { ...cli, profileRoot, sqlTraceRoot, log };
   const results: Results = {};
   const errors: Partial<Record<string, string>> = {};
   const quiet: Record<string, Quiet> = {};
@@ -521,6 +525,23 @@ export async function runScaleMode(args: string[]): Promise<void> {
     renderTable(rows),
     '',
   ];
+  if (results.ingest && results.ingest.load.ok2xx > 0)
+    out.push(
+      `Rows written per accepted message (ingest): ${formatTableWrites(results.ingest.tableWrites, results.ingest.load.ok2xx)}`,
+    );
+  if (results.broadcast)
+    out.push(
+      `Rows written per delivery (broadcast): ${formatTableWrites(results.broadcast.tableWrites, results.broadcast.expectedDeliveries)}`,
+    );
+  for (const [scenario, logs] of [
+    ['ingest', results.ingest?.logs],
+    ['broadcast', results.broadcast?.logs],
+  ] as const) {
+    for (const [name, l] of Object.entries(logs ?? {}))
+      if (l.lines > 0)
+        out.push(`${scenario}, ${name} logged ${l.lines} lines; last: ${l.last.at(-1)}`);
+  }
+  out.push('');
   const profiles: [string, Record<string, ProfileSummary | null> | undefined][] = [
     ['ingest', results.ingest?.profiles],
     ['broadcast', results.broadcast?.profiles],
@@ -536,6 +557,17 @@ export async function runScaleMode(args: string[]): Promise<void> {
           '',
         );
     }
+  }
+  for (const [scenario, byProcess] of [
+    ['ingest', results.ingest?.sql],
+    ['broadcast', results.broadcast?.sql],
+  ] as const) {
+    for (const [name, summary] of Object.entries(byProcess ?? {}))
+      if (summary)
+        out.push(
+          formatSqlSummary(`SQL — ${scenario}, ${name}`, summary, 'PostgreSQL round trips'),
+          '',
+        );
   }
   out.push(`results: ${relative(ROOT, file)}`);
   console.log(out.join('\n'));

@@ -265,6 +265,15 @@ function heraldEnv(dataDir: string, sqlTraceFile: string | undefined, env: Recor
   };
 }
 
+/** sql-trace.mjs times better-sqlite3 statements, pg-trace.mjs node-postgres queries. */
+export type SqlTracer = 'sqlite' | 'pg';
+
+function tracePreload(file: string | undefined, tracer: SqlTracer = 'sqlite'): string[] {
+  if (!file) return [];
+  const module = tracer === 'pg' ? 'bench/lib/pg-trace.mjs' : 'bench/lib/sql-trace.mjs';
+  return ['--import', pathToFileURL(join(ROOT, module)).href];
+}
+
 function heraldScript(runtime: Runtime): string[] {
   return runtime === 'dist'
     ? [join(DIST, 'main.js')]
@@ -277,6 +286,8 @@ export async function startHerald(opts: {
   profileDir?: string | undefined;
   /** When set, preload sql-trace.mjs and write its numbers here (SIGUSR2 toggles recording). */
   sqlTraceFile?: string | undefined;
+  /** Which tracer: better-sqlite3's statements (default) or node-postgres's queries. */
+  sqlTracer?: SqlTracer;
   /** `all` (default: API + workers + scheduler in one process) or `api` (no workers). */
   role?: 'all' | 'api';
   env?: Record<string, string>;
@@ -285,9 +296,7 @@ export async function startHerald(opts: {
 }): Promise<HeraldChild> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   trackDir(dataDir);
-  const trace = opts.sqlTraceFile
-    ? ['--import', pathToFileURL(join(ROOT, 'bench/lib/sql-trace.mjs')).href]
-    : [];
+  const trace = tracePreload(opts.sqlTraceFile, opts.sqlTracer);
   let child: StartedChild;
   try {
     child = await startChild({
@@ -328,14 +337,16 @@ export async function startHerald(opts: {
 
 /**
  * A Herald process without HTTP (`worker` or `scheduler`), ready when it prints
- * `Herald <role> is running (pid N)`. Its data folder is fresh and removed by `stop`'s caller
- * through the cleanup registry (nothing is written there on PostgreSQL).
+ * `Herald <role> is running (pid N)`, on a fresh data folder that `stop` removes (nothing is
+ * written there on PostgreSQL).
  */
 export async function startHeraldBackground(opts: {
   runtime: Runtime;
   role: 'worker' | 'scheduler';
   name: string;
   profileDir?: string | undefined;
+  /** When set, preload pg-trace.mjs and write its numbers here (SIGUSR2 toggles recording). */
+  sqlTraceFile?: string | undefined;
   env?: Record<string, string>;
 }): Promise<StartedChild> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
@@ -343,8 +354,8 @@ export async function startHeraldBackground(opts: {
   try {
     const child = await startChild({
       name: opts.name,
-      args: [...heraldScript(opts.runtime), opts.role],
-      env: heraldEnv(dataDir, undefined, opts.env ?? {}),
+      args: [...tracePreload(opts.sqlTraceFile, 'pg'), ...heraldScript(opts.runtime), opts.role],
+      env: heraldEnv(dataDir, opts.sqlTraceFile, opts.env ?? {}),
       ready: new RegExp(`Herald ${opts.role} is running \\(pid \\d+\\)`),
       startTimeoutMs: 60_000,
       profileDir: opts.profileDir,

@@ -7,6 +7,8 @@
  * (its banner carries the demo API keys); the workers start after it, with the sandbox on and
  * the demo seed off.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { newProfileDir, startHerald, startHeraldBackground } from './child.js';
 import type { HeraldChild, Runtime, StartedChild } from './child.js';
@@ -20,6 +22,8 @@ export interface ScaleStackOptions {
   readonly workers: number;
   /** `--cpu-prof` folder of this scenario (one sub-folder per process), or none. */
   readonly profileDir?: string | undefined;
+  /** When set, every process preloads pg-trace.mjs and writes `<name>.pgtrace` here. */
+  readonly sqlTraceDir?: string | undefined;
   /** Extra HERALD_* settings for every process. */
   readonly env?: Record<string, string>;
   readonly log: (line: string) => void;
@@ -35,6 +39,15 @@ export interface ScaleStack {
   processes(): { name: string; pid: number }[];
   /** Throws when a Herald process has exited. */
   check(): void;
+  /** Starts or stops the SQL tracers' recording (SIGUSR2 to every process), when tracing. */
+  toggleSqlTrace(): void;
+  /** The SQL trace file of each process (when tracing; written when it exits). */
+  readonly sqlTraceFiles: Record<string, string>;
+  /**
+   * What each process logged (level warn and above, JSON lines on stderr): the count and the
+   * last lines, so that a slow or failed run shows its reason (a broker that drops connections).
+   */
+  logs(): Record<string, { lines: number; last: string[] }>;
   /**
    * Stops the processes (SIGTERM, graceful; their CPU profiles are written then), then drops
    * the schema and deletes the broker objects. Returns the main-thread profile per process.
@@ -54,6 +67,12 @@ export async function startScaleStack(opts: ScaleStackOptions): Promise<ScaleSta
   };
   const profileFor = (name: string) =>
     opts.profileDir ? newProfileDir(opts.profileDir, name) : undefined;
+  const sqlTraceFiles: Record<string, string> = {};
+  const traceFor = (name: string) => {
+    if (!opts.sqlTraceDir) return undefined;
+    mkdirSync(opts.sqlTraceDir, { recursive: true });
+    return (sqlTraceFiles[name] = join(opts.sqlTraceDir, `${name.replace(/\s+/g, '-')}.pgtrace`));
+  };
   const started: StartedChild[] = [];
   let pool: pg.Pool | null = null;
   let stopping: Promise<Record<string, string | null>> | null = null;
@@ -76,6 +95,8 @@ export async function startScaleStack(opts: ScaleStackOptions): Promise<ScaleSta
       role: 'api',
       name: 'api',
       profileDir: profileFor('api'),
+      sqlTraceFile: traceFor('api'),
+      sqlTracer: 'pg',
       env: { ...env, HERALD_DEMO: 'true' },
     });
     started.push(api);
@@ -86,6 +107,7 @@ export async function startScaleStack(opts: ScaleStackOptions): Promise<ScaleSta
         role: 'worker',
         name: `worker ${i}`,
         profileDir: profileFor(`worker-${i}`),
+        sqlTraceFile: traceFor(`worker ${i}`),
         env: { ...env, HERALD_DEMO: 'false', HERALD_SANDBOX: 'true' },
       });
       started.push(worker);
@@ -107,6 +129,20 @@ export async function startScaleStack(opts: ScaleStackOptions): Promise<ScaleSta
           if (c.exited()) throw new Error(`herald ${c.name} exited:\n${c.errors().slice(-3000)}`);
         }
       },
+      toggleSqlTrace() {
+        if (opts.sqlTraceDir) for (const c of all) process.kill(c.pid, 'SIGUSR2');
+      },
+      sqlTraceFiles,
+      logs: () =>
+        Object.fromEntries(
+          all.map((c) => {
+            const lines = c.errors().split('\n').filter(Boolean);
+            return [
+              c.name,
+              { lines: lines.length, last: lines.slice(-5).map((l) => l.slice(0, 600)) },
+            ];
+          }),
+        ),
       stop: teardown,
     };
   } catch (err) {

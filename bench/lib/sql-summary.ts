@@ -69,10 +69,15 @@ export function summarizeSqlTrace(
   };
 }
 
-export function formatSqlSummary(title: string, s: SqlSummary): string {
+/**
+ * `engine` names what the time is: `SQLite exec` (sql-trace.mjs: time inside better-sqlite3)
+ * or `PostgreSQL round trips` (pg-trace.mjs: query sent → answer, overlapping when several
+ * connections work at once).
+ */
+export function formatSqlSummary(title: string, s: SqlSummary, engine = 'SQLite exec'): string {
   const per = (n: number) => (s.units > 0 ? (n / s.units).toFixed(2) : '?');
   const lines = [
-    `${title}: window ${(s.windowMs / 1000).toFixed(1)} s; SQLite exec ${(s.execMs / 1000).toFixed(2)} s + prepare ${(s.prepareMs / 1000).toFixed(2)} s ` +
+    `${title}: window ${(s.windowMs / 1000).toFixed(1)} s; ${engine} ${(s.execMs / 1000).toFixed(2)} s + prepare ${(s.prepareMs / 1000).toFixed(2)} s ` +
       `(${Math.round(((s.execMs + s.prepareMs) / Math.max(1, s.windowMs)) * 100)}% of wall time); ` +
       `${s.calls.toLocaleString('en')} statements, ${s.prepares.toLocaleString('en')} prepares = ${per(s.calls)} statements per ${s.unit}`,
     ...(s.loop

@@ -9,6 +9,7 @@
  * deliveries travel in 600 delivery-job messages.
  */
 import type { ProfileSummary } from '../lib/cpu-profile.js';
+import { summarizeSqlTrace, type SqlSummary } from '../lib/sql-summary.js';
 import { sleep } from '../lib/http.js';
 import { measureUsage, type UsageReport } from '../lib/process-usage.js';
 import { measureTableWrites, type TableWrites } from '../lib/pg-table-stats.js';
@@ -45,8 +46,12 @@ export interface ScaleBroadcastResult {
   /** Herald CPU per delivery, µs (api + workers). */
   readonly cpuUsPerDelivery: number | null;
   readonly usage: UsageReport;
+  /** Warnings and errors Herald's processes logged, per process (count and last lines). */
+  readonly logs: Record<string, { lines: number; last: string[] }>;
   /** Rows written per table from the POST until every delivery was final (and ~1 s more). */
   readonly tableWrites: TableWrites[];
+  /** Statements per process in the window (--sql-trace): calls per delivery, round-trip time. */
+  readonly sql: Record<string, SqlSummary | null>;
   /** Deliveries that ended neither `delivered` nor `sent`, grouped with their reason and error. */
   readonly notDelivered: {
     channel: string;
@@ -65,6 +70,7 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
     brokerUrl: opts.brokerUrl,
     workers: opts.workers,
     profileDir: opts.profileRoot ? `${opts.profileRoot}/broadcast` : undefined,
+    sqlTraceDir: opts.sqlTraceRoot ? `${opts.sqlTraceRoot}/broadcast` : undefined,
     log: opts.log,
   });
   let profiles: Record<string, string | null> | null = null;
@@ -78,6 +84,7 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
     const expected = opts.users * 2;
     const writes = await measureTableWrites(stack.pool, stack.spec.name);
     const usage = measureUsage(stack.processes());
+    stack.toggleSqlTrace();
     const from = monoUs();
     const poll = await sendAndPoll({
       url: api.url,
@@ -89,6 +96,7 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
       tolerateUnavailable: true,
     });
     const to = monoUs();
+    stack.toggleSqlTrace();
     const report = usage.stop();
 
     const server = await stack.pool.query<{
@@ -119,6 +127,7 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
       [poll.messageId],
     );
     const tableWrites = await writes.stop();
+    const logs = stack.logs();
     profiles = await stack.stop();
     const row = server.rows[0];
     const created = row ? Number(row.created_at) : NaN;
@@ -148,7 +157,14 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
       unavailablePolls: poll.unavailable,
       cpuUsPerDelivery: poll.finalS ? (cpuS * 1e6) / expected : null,
       usage: report,
+      logs,
       tableWrites,
+      sql: Object.fromEntries(
+        Object.entries(stack.sqlTraceFiles).map(([name, file]) => [
+          name,
+          summarizeSqlTrace(file, 'delivery', expected, opts.top),
+        ]),
+      ),
       notDelivered: notDelivered.rows.map((r) => ({ ...r, n: Number(r.n) })),
       profiles: Object.fromEntries(
         Object.entries(profiles).map(([name, file]) => [

@@ -9,6 +9,7 @@
  */
 import type pg from 'pg';
 import type { ProfileSummary } from '../lib/cpu-profile.js';
+import { summarizeSqlTrace, type SqlSummary } from '../lib/sql-summary.js';
 import {
   expectStatus,
   requestJson,
@@ -46,8 +47,12 @@ export interface ScaleIngestResult {
   readonly cpuUsPerAccepted: number | null;
   readonly clientCpu: number;
   readonly usage: UsageReport;
+  /** Warnings and errors Herald's processes logged, per process (count and last lines). */
+  readonly logs: Record<string, { lines: number; last: string[] }>;
   /** Rows written per table during the measured load (and ~1 s after). */
   readonly tableWrites: TableWrites[];
+  /** Statements per process in the window (--sql-trace): calls per message, round-trip time. */
+  readonly sql: Record<string, SqlSummary | null>;
   readonly profiles: Record<string, ProfileSummary | null>;
 }
 
@@ -78,6 +83,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
     brokerUrl: opts.brokerUrl,
     workers: opts.workers,
     profileDir: opts.profileRoot ? `${opts.profileRoot}/ingest` : undefined,
+    sqlTraceDir: opts.sqlTraceRoot ? `${opts.sqlTraceRoot}/ingest` : undefined,
     log: opts.log,
   });
   let profiles: Record<string, string | null> | null = null;
@@ -105,6 +111,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
     const writes = await measureTableWrites(stack.pool, stack.spec.name);
     const usage = measureUsage(stack.processes());
     const client = benchCpu();
+    stack.toggleSqlTrace();
     const from = monoUs();
     const wall0 = Date.now();
     const result = await runAutocannon({
@@ -115,6 +122,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
     });
     const wall1 = Date.now();
     const to = monoUs();
+    stack.toggleSqlTrace();
     const loadEnded = performance.now();
     const clientCpu = client.stop();
     const report = usage.stop();
@@ -136,6 +144,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
       }
       await sleep(250);
     }
+    const logs = stack.logs();
     profiles = await stack.stop();
     const cpuS = report.processes.reduce((n, p) => n + (p.cpuS ?? 0), 0);
     return {
@@ -150,7 +159,14 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
       cpuUsPerAccepted: load.ok2xx > 0 ? (cpuS * 1e6) / load.ok2xx : null,
       clientCpu,
       usage: report,
+      logs,
       tableWrites,
+      sql: Object.fromEntries(
+        Object.entries(stack.sqlTraceFiles).map(([name, file]) => [
+          name,
+          summarizeSqlTrace(file, 'message', load.ok2xx, opts.top),
+        ]),
+      ),
       profiles: Object.fromEntries(
         Object.entries(profiles).map(([name, file]) => [
           name,

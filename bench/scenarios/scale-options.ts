@@ -17,6 +17,8 @@ export interface ScaleOptions {
   readonly drainTimeoutS: number;
   /** Where --cpu-prof writes, per scenario and process; null: no profiling. */
   readonly profileRoot: string | null;
+  /** Where pg-trace.mjs writes, per scenario and process; null: no SQL tracing. */
+  readonly sqlTraceRoot: string | null;
   readonly top: number;
   readonly log: (line: string) => void;
 }
