@@ -12,7 +12,7 @@
  *                    [--broker-consumers <workers>] [--no-ceiling]
  *                    [--duration 10] [--warmup 2] [--connections 50] [--users 30000] [--chunk 5000]
  *                    [--runtime dist|tsx] [--src worktree|<git rev>] [--profile] [--sql-trace] [--top 15]
- *                    [--broadcast-timeout 300] [--drain-timeout 120] [--quiet-wait 60]
+ *                    [--broadcast-timeout 300] [--poll-ms 500] [--drain-timeout 120] [--quiet-wait 60]
  *
  * The broker ceiling runs with the message profile of the scenario it is the denominator of,
  * just before it: `ingest` (fan-out + one-delivery jobs) and `broadcast` (100-delivery jobs).
@@ -76,6 +76,7 @@ function parseScaleCli(args: string[]) {
       'sql-trace': { type: 'boolean', default: false },
       top: { type: 'string', default: '15' },
       'broadcast-timeout': { type: 'string', default: '300' },
+      'poll-ms': { type: 'string', default: '500' },
       'drain-timeout': { type: 'string', default: '120' },
       'quiet-wait': { type: 'string', default: '60' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -89,7 +90,7 @@ function parseScaleCli(args: string[]) {
         '                 [--broker-count 20000] [--broker-window 100] [--broker-prefetch 32] [--broker-consumers <workers>] [--no-ceiling]\n' +
         '                 [--duration 10] [--warmup 2] [--connections 50] [--users 30000] [--chunk 5000]\n' +
         '                 [--runtime dist|tsx] [--src worktree|<git rev>] [--profile] [--sql-trace] [--top 15]\n' +
-        '                 [--broadcast-timeout 300] [--drain-timeout 120] [--quiet-wait 60]',
+        '                 [--broadcast-timeout 300] [--poll-ms 500] [--drain-timeout 120] [--quiet-wait 60]',
     );
     process.exit(0);
   }
@@ -132,6 +133,7 @@ function parseScaleCli(args: string[]) {
     sqlTrace: values['sql-trace']!,
     top: num('top', values.top, 1),
     broadcastTimeoutS: num('broadcast-timeout', values['broadcast-timeout'], 1),
+    pollMs: num('poll-ms', values['poll-ms'], 10),
     drainTimeoutS: num('drain-timeout', values['drain-timeout'], 1),
     quietWaitS: num('quiet-wait', values['quiet-wait'], 0),
   };
@@ -332,22 +334,21 @@ function tableRows(results: Results, errors: Partial<Record<string, string>>, cl
       ]);
     rows.push([
       sec,
-      `POST → all ${int(b.expectedDeliveries)} final (s)`,
+      `POST → all ${int(b.expectedDeliveries)} final, as the polls saw it (s)`,
       b.finalS === null ? `timeout ${cli.broadcastTimeoutS}` : b.finalS.toFixed(1),
-      `≤ ${TARGETS.broadcastFinalS}`,
-      verdict(b.finalS !== null && b.finalS <= TARGETS.broadcastFinalS),
+      '',
+      '',
     ]);
-    if (b.serverFinalS !== null)
-      rows.push([
-        sec,
-        'server-side: created → last final_at (s)',
-        b.serverFinalS.toFixed(2),
-        '',
-        '',
-      ]);
     rows.push([
       sec,
-      'deliveries/s',
+      'server-side: created → last final_at (s)',
+      b.serverFinalS === null ? '—' : b.serverFinalS.toFixed(2),
+      `≤ ${TARGETS.broadcastFinalS}`,
+      verdict(b.measuredFinalS !== null && b.measuredFinalS <= TARGETS.broadcastFinalS),
+    ]);
+    rows.push([
+      sec,
+      'deliveries/s (server-side)',
       b.deliveriesPerS === null ? '—' : int(b.deliveriesPerS),
       '',
       '',
@@ -362,11 +363,11 @@ function tableRows(results: Results, errors: Partial<Record<string, string>>, cl
           b.deliveriesPerS !== null && b.deliveriesPerS / bb.roundTripPerS >= TARGETS.shareOfBroker,
         ),
       ]);
-    if (b.finalS !== null)
+    if (b.measuredFinalS !== null)
       rows.push([
         sec,
         `broker messages/s (~${int(b.deliveryJobs + 1)} jobs ÷ time to final)`,
-        int((b.deliveryJobs + 1) / b.finalS),
+        int((b.deliveryJobs + 1) / b.measuredFinalS),
         '',
         '',
       ]);

@@ -25,14 +25,17 @@ export interface ScaleBroadcastResult {
   readonly expectedDeliveries: number;
   readonly import: { readonly ms: number; readonly usersPerS: number; readonly chunks: number };
   readonly postMs: number;
-  /** Client view: POST sent → first poll (every 100 ms) that saw every delivery final. */
+  /** Client view: POST sent → first poll (every --poll-ms) that saw every delivery final. */
   readonly finalS: number | null;
   readonly fanoutDoneS: number | null;
   /** Server view: message created_at → its last update (the fan-out marking it dispatched). */
   readonly serverFanoutS: number | null;
   readonly serverFirstFinalS: number | null;
-  /** Server view: created_at → the last delivery's final_at. */
+  /** Server view: created_at → the last delivery's final_at (exact; the target's measure). */
   readonly serverFinalS: number | null;
+  /** What the target and deliveries/s use: serverFinalS, or finalS when it is unknown. */
+  readonly measuredFinalS: number | null;
+  /** Deliveries ÷ measuredFinalS. */
   readonly deliveriesPerS: number | null;
   /**
    * Delivery jobs (broker messages) the fan-out wrote, about: 100 deliveries per job and
@@ -94,6 +97,7 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
       log: opts.log,
       check: () => stack.check(),
       tolerateUnavailable: true,
+      pollMs: opts.pollMs,
     });
     const to = monoUs();
     stack.toggleSqlTrace();
@@ -134,6 +138,9 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
     const seconds = (at: string | null | undefined) =>
       at === null || at === undefined || !row ? null : (Number(at) - created) / 1000;
     const cpuS = report.processes.reduce((n, p) => n + (p.cpuS ?? 0), 0);
+    const serverFinal = row && Number(row.final) === expected ? seconds(row.last) : null;
+    // Exact from the database when known, else as the polls saw it.
+    const measuredFinalS = serverFinal ?? poll.finalS;
     return {
       runName: stack.spec.name,
       workers: opts.workers,
@@ -149,13 +156,14 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
       fanoutDoneS: poll.fanoutDoneS,
       serverFanoutS: seconds(row?.updated_at),
       serverFirstFinalS: seconds(row?.first),
-      serverFinalS: row && Number(row.final) === expected ? seconds(row.last) : null,
-      deliveriesPerS: poll.finalS ? expected / poll.finalS : null,
+      serverFinalS: serverFinal,
+      measuredFinalS,
+      deliveriesPerS: measuredFinalS ? expected / measuredFinalS : null,
       deliveryJobs: 2 * Math.ceil(opts.users / 100),
       totals: poll.view?.totals ?? {},
       pollLatencyMs: poll.pollLatencyMs,
       unavailablePolls: poll.unavailable,
-      cpuUsPerDelivery: poll.finalS ? (cpuS * 1e6) / expected : null,
+      cpuUsPerDelivery: measuredFinalS ? (cpuS * 1e6) / expected : null,
       usage: report,
       logs,
       tableWrites,

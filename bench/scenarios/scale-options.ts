@@ -14,6 +14,8 @@ export interface ScaleOptions {
   readonly users: number;
   readonly importChunk: number;
   readonly broadcastTimeoutS: number;
+  /** Interval of the broadcast's status polls (each costs the database a count). */
+  readonly pollMs: number;
   readonly drainTimeoutS: number;
   /** Where --cpu-prof writes, per scenario and process; null: no profiling. */
   readonly profileRoot: string | null;
