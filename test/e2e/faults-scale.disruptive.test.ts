@@ -193,6 +193,7 @@ describe(
     });
 
     after(async () => {
+      for (const c of children) killedByUs.add(c);
       await Promise.all(children.map((c) => c.kill('SIGKILL')));
       process.removeListener('exit', killAll);
       // Each step runs even when an earlier one failed; the first failure is reported.
@@ -214,8 +215,8 @@ describe(
       });
       await step(async () => sink?.close());
       await step(async () => fake?.close());
-      if (failures.length > 0) throw failures[0];
       if (!process.env.KEEP) rmSync(dataDir, { recursive: true, force: true });
+      if (failures.length > 0) throw failures[0];
     });
 
     it(`${MESSAGES} messages through a worker kill, a broker stop, a PostgreSQL restart and a second worker kill: lost=0, stuck=0, duplicates only of what was in flight`, async (t) => {
