@@ -3,10 +3,14 @@ import type { Logger } from 'pino';
 import type { Db } from '../store/database.js';
 import type { Ingest } from '../messages/ingest.js';
 import { Problem } from '../http/problem.js';
+import { closeWithin } from '../queue/rabbitmq/close-within.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { admit } from './ingress-admission.js';
 import { ingressNames, type IngressNames } from './ingress-names.js';
 import { rejectedCopy, reply, type IngressOutcome, type Outgoing } from './ingress-outcomes.js';
+
+/** Longest a stop waits for the broker to confirm a cancel or a close. */
+const CLOSE_TIMEOUT_MS = 5_000;
 
 export interface AmqpIngressOptions {
   /** `amqp://user:pass@host:5672/vhost` (HERALD_BROKER_URL). */
@@ -94,14 +98,18 @@ export class AmqpIngress {
       w.reject(new Error('The AMQP ingress was stopped'));
     const channel = this.channel;
     if (channel && this.consumerTag) {
-      await channel.cancel(this.consumerTag).catch(() => undefined);
+      // A silent broker never answers the cancel: the close below drops the socket instead.
+      await Promise.race([
+        channel.cancel(this.consumerTag).catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref()),
+      ]);
     }
     const grace = new Promise<void>((resolve) => {
       const t = setTimeout(resolve, this.options.stopGraceMs ?? 10_000);
       t.unref();
     });
     await Promise.race([Promise.allSettled([...this.inHand]), grace]);
-    await this.connection?.close().catch(() => undefined);
+    if (this.connection) await closeWithin(this.connection, CLOSE_TIMEOUT_MS);
     await this.running;
   }
 
@@ -193,7 +201,7 @@ export class AmqpIngress {
       );
       this.consumerTag = consumerTag;
       if (this.stopping) {
-        await connection.close().catch(() => undefined);
+        await closeWithin(connection, CLOSE_TIMEOUT_MS);
       } else {
         this.options.log.info(
           { exchange: this.names.exchange, queue: this.names.queue },
@@ -203,7 +211,7 @@ export class AmqpIngress {
       }
       return closed;
     } catch (err) {
-      await connection.close().catch(() => undefined);
+      await closeWithin(connection, CLOSE_TIMEOUT_MS);
       throw err;
     }
   }

@@ -8,6 +8,7 @@
  */
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
+import { closeWithin } from './close-within.js';
 
 export interface BrokerLinkOptions {
   readonly url: string;
@@ -180,24 +181,6 @@ export class BrokerLink {
     );
     this.#timer = setTimeout(() => void this.#connect(), delay);
     this.#timer.unref();
-  }
-}
-
-/** Closes the connection, or drops its socket if the broker does not confirm within `ms`. */
-async function closeWithin(connection: ChannelModel, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const closed = connection.close().then(
-    () => true,
-    () => true,
-  );
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const inTime = await Promise.race([closed, late]);
-  clearTimeout(timer);
-  if (!inTime) {
-    // amqplib keeps the socket as `connection.stream` (untyped).
-    (connection.connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
   }
 }
 
