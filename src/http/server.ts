@@ -25,6 +25,8 @@ export async function createServer(opts: ServerOptions): Promise<Server> {
     // Our own one-line request log (below) replaces Fastify's, which would log URLs and headers.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: opts.trustProxy,
+    // Requests arriving while the server stops get Herald's own 503 (below), not Fastify's.
+    return503OnClosing: false,
     // Requests Node's parser rejects (bad bytes in the URL …) still get a problem+json answer.
     clientErrorHandler: (err, socket) => {
       if (!socket.writable) return socket.destroy(err);
@@ -43,6 +45,21 @@ export async function createServer(opts: ServerOptions): Promise<Server> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('principal', null);
+  // From the start of a graceful stop, a request on a kept-alive connection is told to go
+  // elsewhere (another API process, or this one once restarted) and the connection closes.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!closing) return;
+    reply.header('Connection', 'close');
+    return sendProblem(
+      request,
+      reply,
+      new Problem('unavailable', 'Herald is shutting down', {}, { 'Retry-After': '1' }),
+    );
+  });
   // The API speaks JSON (and CSV where a route says so): plain text is a 415, not a string body.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
