@@ -4,8 +4,8 @@
  * their counts at the end of a transaction, at most once a second, so the reading after the
  * window waits that long first.
  */
-import type pg from 'pg';
 import { sleep } from './http.js';
+import type { BenchQuery } from './scale-services.js';
 
 export interface TableWrites {
   readonly table: string;
@@ -16,8 +16,8 @@ export interface TableWrites {
 
 type Snapshot = Map<string, { ins: number; upd: number; del: number }>;
 
-async function snapshot(pool: pg.Pool, schema: string): Promise<Snapshot> {
-  const r = await pool.query<{ relname: string; ins: string; upd: string; del: string }>(
+async function snapshot(query: BenchQuery, schema: string): Promise<Snapshot> {
+  const r = await query<{ relname: string; ins: string; upd: string; del: string }>(
     `select relname, n_tup_ins as ins, n_tup_upd as upd, n_tup_del as del
        from pg_stat_user_tables where schemaname = $1`,
     [schema],
@@ -31,15 +31,15 @@ async function snapshot(pool: pg.Pool, schema: string): Promise<Snapshot> {
 }
 
 export async function measureTableWrites(
-  pool: pg.Pool,
+  query: BenchQuery,
   schema: string,
 ): Promise<{ stop(): Promise<TableWrites[]> }> {
   await sleep(1_100);
-  const before = await snapshot(pool, schema);
+  const before = await snapshot(query, schema);
   return {
     async stop() {
       await sleep(1_100);
-      const after = await snapshot(pool, schema);
+      const after = await snapshot(query, schema);
       const out: TableWrites[] = [];
       for (const [table, a] of after) {
         const b = before.get(table) ?? { ins: 0, upd: 0, del: 0 };

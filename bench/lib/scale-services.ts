@@ -45,6 +45,34 @@ export function newRunName(): string {
   return `bench_${randomBytes(6).toString('hex')}`;
 }
 
+/** The bench's own queries on the run's schema. */
+export type BenchQuery = <R extends pg.QueryResultRow>(
+  sql: string,
+  params?: unknown[],
+) => Promise<pg.QueryResult<R>>;
+
+/**
+ * Runs a query, retried for up to ~30 s when its connection is lost: another user of the
+ * machine may restart PostgreSQL in the middle of a run (Herald answers 503 meanwhile, and
+ * carries on); the bench's reading of the result should not fail for it.
+ */
+export function patientQuery(pool: pg.Pool): BenchQuery {
+  return async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await pool.query<R>(sql, params);
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? '';
+        const lost =
+          /^(57P0[123]|08)/.test(code) ||
+          /terminat|connect|ECONNREFUSED|ECONNRESET/i.test((err as Error).message);
+        if (!lost || attempt >= 30) throw err;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  };
+}
+
 /** A pg pool whose connections see the run's schema (search_path), for the bench's own queries. */
 export function benchPool(spec: ScaleRunSpec, max = 2): pg.Pool {
   const target = parsePostgresUrl(runDatabaseUrl(spec));

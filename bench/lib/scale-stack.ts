@@ -13,7 +13,14 @@ import type pg from 'pg';
 import { newProfileDir, startHerald, startHeraldBackground } from './child.js';
 import type { HeraldChild, Runtime, StartedChild } from './child.js';
 import { releaseResource } from './cleanup.js';
-import { benchPool, reserveRun, runDatabaseUrl, type ScaleRunSpec } from './scale-services.js';
+import {
+  benchPool,
+  patientQuery,
+  reserveRun,
+  runDatabaseUrl,
+  type BenchQuery,
+  type ScaleRunSpec,
+} from './scale-services.js';
 
 export interface ScaleStackOptions {
   readonly runtime: Runtime;
@@ -33,8 +40,8 @@ export interface ScaleStack {
   readonly spec: ScaleRunSpec;
   readonly api: HeraldChild;
   readonly workers: readonly StartedChild[];
-  /** The bench's own connections to the run's schema (server-side times, drain checks). */
-  readonly pool: pg.Pool;
+  /** The bench's own queries on the run's schema (server-side times, drain checks). */
+  readonly query: BenchQuery;
   /** Name and pid of every Herald process, the api first. */
   processes(): { name: string; pid: number }[];
   /** Throws when a Herald process has exited. */
@@ -122,7 +129,7 @@ export async function startScaleStack(opts: ScaleStackOptions): Promise<ScaleSta
       spec,
       api,
       workers,
-      pool,
+      query: patientQuery(pool),
       processes: () => all.map((c) => ({ name: c.name, pid: c.pid })),
       check() {
         for (const c of all) {

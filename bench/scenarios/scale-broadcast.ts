@@ -85,7 +85,7 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
     stack.check();
 
     const expected = opts.users * 2;
-    const writes = await measureTableWrites(stack.pool, stack.spec.name);
+    const writes = await measureTableWrites(stack.query, stack.spec.name);
     const usage = measureUsage(stack.processes());
     stack.toggleSqlTrace();
     const from = monoUs();
@@ -103,7 +103,7 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
     stack.toggleSqlTrace();
     const report = usage.stop();
 
-    const server = await stack.pool.query<{
+    const server = await stack.query<{
       created_at: string;
       updated_at: string;
       n: string;
@@ -118,7 +118,7 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
         group by m.id`,
       [poll.messageId],
     );
-    const notDelivered = await stack.pool.query<{
+    const notDelivered = await stack.query<{
       channel: string;
       status: string;
       reason: string | null;

@@ -7,7 +7,7 @@
  * End to end is read from the database: deliveries whose `final_at` falls in the measured
  * window, per second; after the load, the time until every accepted message's delivery is final.
  */
-import type pg from 'pg';
+import type { BenchQuery } from '../lib/scale-services.js';
 import type { ProfileSummary } from '../lib/cpu-profile.js';
 import { summarizeSqlTrace, type SqlSummary } from '../lib/sql-summary.js';
 import {
@@ -57,11 +57,11 @@ export interface ScaleIngestResult {
 }
 
 async function counts(
-  pool: pg.Pool,
+  query: BenchQuery,
   window?: readonly [number, number],
 ): Promise<{ messages: number; final: number; finalInWindow: number }> {
   const [from, to] = window ?? [0, 0];
-  const r = await pool.query<{ messages: string; final: string; in_window: string }>(
+  const r = await query<{ messages: string; final: string; in_window: string }>(
     `select (select count(*) from messages) as messages,
             count(final_at) as final,
             count(*) filter (where final_at >= $1 and final_at < $2) as in_window
@@ -108,7 +108,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
     opts.log(
       `  ingest: ${opts.duration} s at ${opts.connections} connections, ${users.length} demo users, ${opts.workers} workers`,
     );
-    const writes = await measureTableWrites(stack.pool, stack.spec.name);
+    const writes = await measureTableWrites(stack.query, stack.spec.name);
     const usage = measureUsage(stack.processes());
     const client = benchCpu();
     stack.toggleSqlTrace();
@@ -128,7 +128,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
     const report = usage.stop();
     const load = summarizeLoad(result);
     stack.check();
-    const inWindow = await counts(stack.pool, [wall0, wall1]);
+    const inWindow = await counts(stack.query, [wall0, wall1]);
     const tableWrites = await writes.stop();
 
     opts.log('  ingest: waiting until every accepted message is delivered');
@@ -137,7 +137,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
     const deadline = performance.now() + opts.drainTimeoutS * 1000;
     while (performance.now() < deadline) {
       stack.check();
-      last = await counts(stack.pool);
+      last = await counts(stack.query);
       if (last.messages > 0 && last.final >= last.messages) {
         drainAfterLoadS = (performance.now() - loadEnded) / 1000;
         break;
