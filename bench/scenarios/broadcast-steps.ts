@@ -117,7 +117,7 @@ export async function sendAndPoll(opts: {
   );
   const postMs = performance.now() - postedAt;
   log(
-    `  broadcast: message ${accepted.id} accepted in ${postMs.toFixed(0)} ms; polling every 100 ms`,
+    `  broadcast: message ${accepted.id} accepted in ${postMs.toFixed(0)} ms; polling every ${every} ms`,
   );
 
   let view: MessageView | null = null;
