@@ -1,9 +1,7 @@
-import { useState, type FormEvent, type ReactNode } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router';
-import { isApiError } from '../api/api-error';
+import { CredentialsForm } from '../components/credentials-form';
 import { LanguageSwitch } from '../components/language-switch';
 import { LockIcon, LogoMark } from '../components/icons';
-import { InlineError } from '../components/states';
 import { useDocumentTitle } from '../components/use-document-title';
 import { useI18n } from '../i18n/i18n-provider';
 import { useSession } from '../session/session-provider';
@@ -18,51 +16,14 @@ export function LoginPage() {
   const { state, login } = useSession();
   const navigate = useNavigate();
   const [params] = useSearchParams();
-  const [externalId, setExternalId] = useState('');
-  const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [missing, setMissing] = useState(false);
   useDocumentTitle(`${t('login.title')} · ${t('app.center')}`);
 
   if (state.status === 'signed-in') return <Navigate to={safeNext(params.get('next'))} replace />;
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    if (!externalId.trim() || !password) {
-      setMissing(true);
-      return;
-    }
-    setMissing(false);
-    setBusy(true);
-    setError(null);
-    try {
-      await login(externalId.trim(), password);
-      navigate(safeNext(params.get('next')), { replace: true });
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  }
-
-  let message: ReactNode = null;
-  if (missing) message = <p className="form-error">{t('login.missing')}</p>;
-  else if (isApiError(error, 'unauthenticated'))
-    message = (
-      <p className="form-error" role="alert">
-        {t('login.failed')}
-      </p>
-    );
-  else if (isApiError(error, 'too-many-requests')) {
-    const count = Math.max(1, Math.ceil((error.retryAfter ?? 60) / 60));
-    message = (
-      <p className="form-error" role="alert">
-        {t('login.throttled', { count })}
-      </p>
-    );
-  } else if (error) message = <InlineError error={error} />;
-  else if (state.status === 'anonymous' && state.expired)
-    message = <p className="form-note">{t('error.unauthenticated')}</p>;
+  const notice =
+    state.status === 'anonymous' && state.expired ? (
+      <p className="form-note">{t('error.unauthenticated')}</p>
+    ) : null;
 
   return (
     <div className="login">
@@ -83,34 +44,23 @@ export function LoginPage() {
         </div>
         <h1 className="login-title">{t('login.title')}</h1>
         <p className="login-subtitle">{t('login.subtitle')}</p>
-        <form onSubmit={(e) => void submit(e)} noValidate>
-          <label className="field">
-            <span className="field-label">{t('login.externalId')}</span>
-            <input
-              name="externalId"
-              autoComplete="username"
-              autoCapitalize="off"
-              spellCheck={false}
-              placeholder={t('login.externalIdHint')}
-              value={externalId}
-              onChange={(e) => setExternalId(e.target.value)}
-            />
-          </label>
-          <label className="field">
-            <span className="field-label">{t('login.password')}</span>
-            <input
-              name="password"
-              type="password"
-              autoComplete="current-password"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-          </label>
-          {message}
-          <button type="submit" className="button button-primary button-block" disabled={busy}>
-            {busy ? t('login.submitting') : t('login.submit')}
-          </button>
-        </form>
+        <CredentialsForm
+          texts={{
+            externalId: t('login.externalId'),
+            externalIdHint: t('login.externalIdHint'),
+            password: t('login.password'),
+            submit: t('login.submit'),
+            submitting: t('login.submitting'),
+            missing: t('login.missing'),
+            failed: t('login.failed'),
+            throttled: (count) => t('login.throttled', { count }),
+          }}
+          onSubmit={async (externalId, password) => {
+            await login(externalId, password);
+            navigate(safeNext(params.get('next')), { replace: true });
+          }}
+          notice={notice}
+        />
         <div className="divider">
           <span>{t('login.or')}</span>
         </div>
