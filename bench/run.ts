@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { ROOT, type BuildInfo, type Runtime } from './lib/child.js';
 import { buildAndCheck, git } from './lib/build-check.js';
 import { int, mib, renderTable, verdict, type Row } from './lib/report.js';
+import { numberArg, onlyArg } from './lib/cli-args.js';
 import { installCleanupHandlers } from './lib/cleanup.js';
 import { waitForQuiet, type Quiet } from './lib/procfs.js';
 import { formatProfileSummary } from './lib/cpu-profile.js';
@@ -111,19 +112,9 @@ function parseCli(args: string[]) {
     );
     process.exit(0);
   }
-  const num = (name: string, raw: string | undefined, min: number): number => {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min)
-      throw new Error(`--${name} must be a number ≥ ${min}, got ${raw}`);
-    return n;
-  };
-  let only: Scenario[] = [...SCENARIOS];
+  const num = numberArg;
+  let only = onlyArg(values.only, SCENARIOS, 'embedded');
   if (values.only) {
-    only = values.only.split(',').map((s) => s.trim()) as Scenario[];
-    for (const s of only) {
-      if (!SCENARIOS.includes(s))
-        throw new Error(`--only: unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
-    }
     // The ceiling is the denominator of ingest: measure it in the same run.
     if ((only.includes('ingest') || only.includes('ingest-api')) && !only.includes('ceiling'))
       only.unshift('ceiling');

@@ -30,6 +30,7 @@ import { formatProfileSummary, type ProfileSummary } from './lib/cpu-profile.js'
 import { waitForQuiet, type Quiet } from './lib/procfs.js';
 import type { UsageReport } from './lib/process-usage.js';
 import { int, mib, renderTable, verdict, type Row } from './lib/report.js';
+import { numberArg, onlyArg } from './lib/cli-args.js';
 import { formatTableWrites } from './lib/pg-table-stats.js';
 import { formatSqlSummary } from './lib/sql-summary.js';
 import { releaseResource } from './lib/cleanup.js';
@@ -44,7 +45,6 @@ import { runScaleBroadcast, type ScaleBroadcastResult } from './scenarios/scale-
 import type { ScaleOptions } from './scenarios/scale-options.js';
 
 const SCENARIOS = ['broker', 'ingest', 'broadcast'] as const;
-type Scenario = (typeof SCENARIOS)[number];
 
 const TARGETS = {
   /** End-to-end deliveries/s as a share of the broker's raw round trips/s. */
@@ -94,20 +94,8 @@ function parseScaleCli(args: string[]) {
     );
     process.exit(0);
   }
-  const num = (name: string, raw: string | undefined, min: number): number => {
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min)
-      throw new Error(`--${name} must be a number ≥ ${min}, got ${raw}`);
-    return n;
-  };
-  let only: Scenario[] = [...SCENARIOS];
-  if (values.only) {
-    only = values.only.split(',').map((s) => s.trim()) as Scenario[];
-    for (const s of only) {
-      if (!SCENARIOS.includes(s))
-        throw new Error(`--only (scale mode): unknown scenario "${s}" (${SCENARIOS.join(', ')})`);
-    }
-  }
+  const num = numberArg;
+  const only = onlyArg(values.only, SCENARIOS, 'scale');
   const runtime = values.runtime as Runtime;
   if (runtime !== 'dist' && runtime !== 'tsx')
     throw new Error(`--runtime must be dist or tsx, got ${runtime}`);

@@ -187,6 +187,14 @@ async function deleteBrokerObjects(spec: ScaleRunSpec): Promise<void> {
     if (!isLocal(spec.brokerUrl)) throw err;
     deleteWithRabbitmqctl(names.queues);
   }
+  if (isLocal(spec.brokerUrl)) {
+    // Check: a queue left behind here would stay until someone notices.
+    const left = rabbitmqctlList('list_queues', spec.name);
+    if (left.length > 0)
+      throw new Error(
+        `${left.length} queues still there after the cleanup: ${left.slice(0, 3).join(', ')}…`,
+      );
+  }
 }
 
 function deleteWithRabbitmqctl(queues: readonly string[]): void {
@@ -215,15 +223,22 @@ async function deleteOverAmqp(
       c.on('error', () => undefined);
       return c;
     };
-    // A missing name closes the channel (404): open another and go on.
-    for (const queue of queues) {
+    // An error closes the channel: open another and go on. A missing name (404) is fine;
+    // anything else (a quorum queue whose deletion timed out on a busy broker) is reported,
+    // so that the cleanup is tried again.
+    const failed: string[] = [];
+    const attempt = async (name: string, remove: (c: Channel) => Promise<unknown>) => {
       channel ??= await open();
-      await channel.deleteQueue(queue).catch(() => (channel = null));
-    }
-    for (const exchange of exchanges) {
-      channel ??= await open();
-      await channel.deleteExchange(exchange).catch(() => (channel = null));
-    }
+      await remove(channel).catch((err: unknown) => {
+        channel = null;
+        if ((err as { code?: number }).code !== 404)
+          failed.push(`${name}: ${(err as Error).message}`);
+      });
+    };
+    for (const queue of queues) await attempt(queue, (c) => c.deleteQueue(queue));
+    for (const exchange of exchanges) await attempt(exchange, (c) => c.deleteExchange(exchange));
+    if (failed.length > 0)
+      throw new Error(`${failed.length} broker objects not deleted, e.g. ${failed[0]}`);
   } finally {
     await connection.close().catch(() => undefined);
   }

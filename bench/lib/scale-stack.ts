@@ -159,3 +159,27 @@ export async function startScaleStack(opts: ScaleStackOptions): Promise<ScaleSta
     throw err;
   }
 }
+
+/** The stack of one scale-out scenario, with its profiles and SQL traces in `<root>/<scenario>`. */
+export function startScenarioStack(
+  opts: {
+    readonly runtime: Runtime;
+    readonly databaseUrl: string;
+    readonly brokerUrl: string;
+    readonly workers: number;
+    readonly profileRoot: string | null;
+    readonly sqlTraceRoot: string | null;
+    readonly log: (line: string) => void;
+  },
+  scenario: string,
+): Promise<ScaleStack> {
+  return startScaleStack({
+    runtime: opts.runtime,
+    databaseUrl: opts.databaseUrl,
+    brokerUrl: opts.brokerUrl,
+    workers: opts.workers,
+    profileDir: opts.profileRoot ? join(opts.profileRoot, scenario) : undefined,
+    sqlTraceDir: opts.sqlTraceRoot ? join(opts.sqlTraceRoot, scenario) : undefined,
+    log: opts.log,
+  });
+}

@@ -88,6 +88,17 @@ export function maybeSummarize(
   return summarizeProfile(profile, { window, top });
 }
 
+/** maybeSummarize for each process of a scale-out stack (its main-thread profile, or none). */
+export function summarizeProfiles(
+  profiles: Record<string, string | null>,
+  window: readonly [number, number],
+  top: number,
+): Record<string, ProfileSummary | null> {
+  return Object.fromEntries(
+    Object.entries(profiles).map(([name, file]) => [name, maybeSummarize(file, window, top)]),
+  );
+}
+
 /** The CPU the bench process itself (autocannon) used, as a share of one core. */
 export function benchCpu(): { stop(): number } {
   const start = process.cpuUsage();

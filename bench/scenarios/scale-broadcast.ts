@@ -13,8 +13,8 @@ import { summarizeSqlTrace, type SqlSummary } from '../lib/sql-summary.js';
 import { sleep } from '../lib/http.js';
 import { measureUsage, type UsageReport } from '../lib/process-usage.js';
 import { measureTableWrites, type TableWrites } from '../lib/pg-table-stats.js';
-import { startScaleStack } from '../lib/scale-stack.js';
-import { maybeSummarize, monoUs } from './common.js';
+import { startScenarioStack } from '../lib/scale-stack.js';
+import { monoUs, summarizeProfiles } from './common.js';
 import { importUsers, sendAndPoll } from './broadcast-steps.js';
 import type { ScaleOptions } from './scale-options.js';
 
@@ -67,15 +67,7 @@ export interface ScaleBroadcastResult {
 }
 
 export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadcastResult> {
-  const stack = await startScaleStack({
-    runtime: opts.runtime,
-    databaseUrl: opts.databaseUrl,
-    brokerUrl: opts.brokerUrl,
-    workers: opts.workers,
-    profileDir: opts.profileRoot ? `${opts.profileRoot}/broadcast` : undefined,
-    sqlTraceDir: opts.sqlTraceRoot ? `${opts.sqlTraceRoot}/broadcast` : undefined,
-    log: opts.log,
-  });
+  const stack = await startScenarioStack(opts, 'broadcast');
   let profiles: Record<string, string | null> | null = null;
   try {
     const { api } = stack;
@@ -174,12 +166,7 @@ export async function runScaleBroadcast(opts: ScaleOptions): Promise<ScaleBroadc
         ]),
       ),
       notDelivered: notDelivered.rows.map((r) => ({ ...r, n: Number(r.n) })),
-      profiles: Object.fromEntries(
-        Object.entries(profiles).map(([name, file]) => [
-          name,
-          maybeSummarize(file, [from, to], opts.top),
-        ]),
-      ),
+      profiles: summarizeProfiles(profiles, [from, to], opts.top),
     };
   } finally {
     if (!profiles) await stack.stop();

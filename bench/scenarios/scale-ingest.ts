@@ -20,11 +20,11 @@ import {
 } from '../lib/http.js';
 import { measureUsage, type UsageReport } from '../lib/process-usage.js';
 import { measureTableWrites, type TableWrites } from '../lib/pg-table-stats.js';
-import { startScaleStack } from '../lib/scale-stack.js';
+import { startScenarioStack } from '../lib/scale-stack.js';
 import {
   benchCpu,
   listUserIds,
-  maybeSummarize,
+  summarizeProfiles,
   monoUs,
   randomPostRequests,
   sendBody,
@@ -77,15 +77,7 @@ async function counts(
 }
 
 export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestResult> {
-  const stack = await startScaleStack({
-    runtime: opts.runtime,
-    databaseUrl: opts.databaseUrl,
-    brokerUrl: opts.brokerUrl,
-    workers: opts.workers,
-    profileDir: opts.profileRoot ? `${opts.profileRoot}/ingest` : undefined,
-    sqlTraceDir: opts.sqlTraceRoot ? `${opts.sqlTraceRoot}/ingest` : undefined,
-    log: opts.log,
-  });
+  const stack = await startScenarioStack(opts, 'ingest');
   let profiles: Record<string, string | null> | null = null;
   try {
     const { api } = stack;
@@ -167,12 +159,7 @@ export async function runScaleIngest(opts: ScaleOptions): Promise<ScaleIngestRes
           summarizeSqlTrace(file, 'message', load.ok2xx, opts.top),
         ]),
       ),
-      profiles: Object.fromEntries(
-        Object.entries(profiles).map(([name, file]) => [
-          name,
-          maybeSummarize(file, [from, to], opts.top),
-        ]),
-      ),
+      profiles: summarizeProfiles(profiles, [from, to], opts.top),
     };
   } finally {
     if (!profiles) await stack.stop();
