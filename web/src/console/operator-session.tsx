@@ -1,19 +1,8 @@
-import {
-  createContext,
-  useCallback,
-  useContext,
-  useEffect,
-  useMemo,
-  useRef,
-  useState,
-} from 'react';
+import { createContext, useContext } from 'react';
 import type { ReactNode } from 'react';
-import { createApiClient } from '../api/api-client';
-import { isApiError } from '../api/api-error';
 import { consoleApi, type ConsoleApi } from '../api/console-api';
 import type { Operator } from '../api/console-types';
-import { useI18n } from '../i18n/i18n-provider';
-import { closestLocale, storedLocale } from '../i18n/locale';
+import { useCookieSession } from '../session/use-cookie-session';
 
 /** The role that makes a user an operator (src/auth/operators.ts). */
 export const OPERATOR_ROLE = 'herald-admin';
@@ -47,63 +36,7 @@ const signedIn = (me: Operator): OperatorState =>
  * admin rights to the cookie of a user holding the role `herald-admin`.
  */
 export function OperatorSessionProvider({ children }: { children: ReactNode }) {
-  const { setLocale } = useI18n();
-  const [state, setState] = useState<OperatorState>({ status: 'loading' });
-  const stateRef = useRef(state);
-  stateRef.current = state;
-
-  const api = useMemo(
-    () =>
-      consoleApi(
-        createApiClient({
-          onUnauthenticated: () => {
-            if (stateRef.current.status === 'signed-in')
-              setState({ status: 'anonymous', expired: true });
-          },
-        }),
-      ),
-    [],
-  );
-
-  const refresh = useCallback(async () => {
-    try {
-      setState(signedIn(await api.me()));
-    } catch (error) {
-      setState(
-        isApiError(error, 'unauthenticated')
-          ? { status: 'anonymous', expired: false }
-          : { status: 'unknown', error },
-      );
-    }
-  }, [api]);
-
-  useEffect(() => {
-    void refresh();
-  }, [refresh]);
-
-  const login = useCallback(
-    async (externalId: string, password: string) => {
-      await api.login(externalId, password);
-      const me = await api.me();
-      const accountLocale = closestLocale(me.locale);
-      if (!storedLocale() && accountLocale) setLocale(accountLocale);
-      setState(signedIn(me));
-    },
-    [api, setLocale],
-  );
-
-  const logout = useCallback(async () => {
-    try {
-      await api.logout();
-    } finally {
-      setState({ status: 'anonymous', expired: false });
-    }
-  }, [api]);
-
-  const value = useMemo<OperatorSession>(
-    () => ({ state, api, login, logout, refresh }),
-    [state, api, login, logout, refresh],
-  );
+  const value: OperatorSession = useCookieSession(consoleApi, signedIn);
   return <OperatorContext.Provider value={value}>{children}</OperatorContext.Provider>;
 }
 

@@ -1,19 +1,8 @@
-import {
-  createContext,
-  useCallback,
-  useContext,
-  useEffect,
-  useMemo,
-  useRef,
-  useState,
-} from 'react';
+import { createContext, useContext } from 'react';
 import type { ReactNode } from 'react';
-import { createApiClient } from '../api/api-client';
-import { isApiError } from '../api/api-error';
 import { centerApi, type CenterApi } from '../api/center-api';
 import type { Me } from '../api/center-types';
-import { useI18n } from '../i18n/i18n-provider';
-import { closestLocale, storedLocale } from '../i18n/locale';
+import { useCookieSession } from './use-cookie-session';
 
 export type SessionState =
   | { readonly status: 'loading' }
@@ -34,69 +23,14 @@ export interface Session {
 
 const SessionContext = createContext<Session | null>(null);
 
+const signedIn = (me: Me): SessionState => ({ status: 'signed-in', me });
+
 /**
  * The student's or staff member's session. The token lives only in the HttpOnly cookie that
  * login sets; the app learns who is signed in from `GET /v1/me`.
  */
 export function SessionProvider({ children }: { children: ReactNode }) {
-  const { setLocale } = useI18n();
-  const [state, setState] = useState<SessionState>({ status: 'loading' });
-  const stateRef = useRef(state);
-  stateRef.current = state;
-
-  const api = useMemo(
-    () =>
-      centerApi(
-        createApiClient({
-          onUnauthenticated: () => {
-            if (stateRef.current.status === 'signed-in')
-              setState({ status: 'anonymous', expired: true });
-          },
-        }),
-      ),
-    [],
-  );
-
-  const refresh = useCallback(async () => {
-    try {
-      setState({ status: 'signed-in', me: await api.me() });
-    } catch (error) {
-      setState(
-        isApiError(error, 'unauthenticated')
-          ? { status: 'anonymous', expired: false }
-          : { status: 'unknown', error },
-      );
-    }
-  }, [api]);
-
-  useEffect(() => {
-    void refresh();
-  }, [refresh]);
-
-  const login = useCallback(
-    async (externalId: string, password: string) => {
-      await api.login(externalId, password);
-      const me = await api.me();
-      // A browser that never chose a language takes the account's.
-      const accountLocale = closestLocale(me.locale);
-      if (!storedLocale() && accountLocale) setLocale(accountLocale);
-      setState({ status: 'signed-in', me });
-    },
-    [api, setLocale],
-  );
-
-  const logout = useCallback(async () => {
-    try {
-      await api.logout();
-    } finally {
-      setState({ status: 'anonymous', expired: false });
-    }
-  }, [api]);
-
-  const value = useMemo<Session>(
-    () => ({ state, api, login, logout, refresh }),
-    [state, api, login, logout, refresh],
-  );
+  const value: Session = useCookieSession(centerApi, signedIn);
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 
