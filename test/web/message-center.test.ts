@@ -132,7 +132,9 @@ describe('message center in a browser', { skip }, () => {
       (await page.getByTestId('inbox-item').count()) === 1 ? true : undefined,
     );
     assert.match(await page.getByTestId('inbox-item').innerText(), /调课/);
-    await page.getByLabel('只看未读').check();
+    // The box follows the URL (?unread=1): its state changes a render after the click, so
+    // click() and then wait for the effect, rather than check()'s immediate re-read.
+    await page.getByLabel('只看未读').click();
     await page.getByText('没有未读消息').waitFor();
     await page.getByRole('button', { name: '查看全部消息' }).click();
     await eventually(async () =>
