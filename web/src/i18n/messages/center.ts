@@ -75,8 +75,6 @@ export const center = defineMessages(
     'contact.feishu': 'Feishu',
     'contact.linked': 'Linked',
     'contact.none': 'Not on file',
-    'console.soon.title': 'The operator console is on its way',
-    'console.soon.body': 'Until then, operators use the API described at /docs.',
   },
   {
     'login.title': '登录',
@@ -143,7 +141,5 @@ export const center = defineMessages(
     'contact.feishu': '飞书',
     'contact.linked': '已绑定',
     'contact.none': '未登记',
-    'console.soon.title': '运营控制台即将上线',
-    'console.soon.body': '在此之前，运营人员可通过 /docs 中说明的接口操作。',
   },
 );
