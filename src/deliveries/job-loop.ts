@@ -19,6 +19,8 @@ export interface JobLoopOptions {
    * for good (a provider with no timeout) cannot hold its jobs forever.
    */
   readonly maxHoldMs?: number;
+  /** Told the number of jobs in the handler's hands whenever it changes (a gauge). */
+  readonly onInHand?: (jobs: number) => void;
 }
 
 /**
@@ -31,6 +33,7 @@ export interface JobLoopOptions {
 export class JobLoop {
   private running = false;
   private loop: Promise<void> | null = null;
+  private inHand = 0;
 
   constructor(private readonly opts: JobLoopOptions) {}
 
@@ -43,8 +46,17 @@ export class JobLoop {
   /** Stops leasing and waits for the jobs in hand to finish. */
   async stop(): Promise<void> {
     this.running = false;
+    const held = this.inHand;
     await this.loop;
     this.loop = null;
+    if (held > 0) {
+      this.opts.log.info({ loop: this.opts.name, jobs: held }, 'finished the jobs in hand');
+    }
+  }
+
+  private setInHand(jobs: number): void {
+    this.inHand = jobs;
+    this.opts.onInHand?.(jobs);
   }
 
   private async run(): Promise<void> {
@@ -63,6 +75,7 @@ export class JobLoop {
         continue;
       }
       const keeper = this.keepLeased(jobs);
+      this.setInHand(jobs.length);
       try {
         await handle(jobs);
       } catch (err) {
@@ -72,6 +85,7 @@ export class JobLoop {
         );
       } finally {
         keeper.stop();
+        this.setInHand(0);
       }
       // Handlers mostly run synchronous SQLite work: give waiting I/O (HTTP) its turn.
       await setImmediate();

@@ -41,6 +41,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Jobs a worker's loops are working on now (0 when idle; drains to 0 on a graceful stop). */
+  readonly jobsInProgress = new Gauge({
+    name: 'herald_jobs_in_progress',
+    help: 'Jobs a worker loop (fanout, deliver, callbacks) holds and is working on right now.',
+    labelNames: ['loop'] as const,
+    registers: [this.registry],
+  });
+
   /** Status callback attempts to sources (see docs/callbacks.md). */
   readonly callbackEvents = new Counter({
     name: 'herald_callback_events_total',

@@ -29,7 +29,12 @@ export function startWorkers(deps: WorkerDeps): Workers {
   const { queue, metrics, log, leaseMs, callbackDelivery } = deps;
   const loops: { readonly name: string; readonly loop: JobLoop }[] = [];
   const add = (opts: JobLoopOptions): void => {
-    loops.push({ name: opts.name, loop: new JobLoop(opts) });
+    const inProgress = metrics.jobsInProgress.labels({ loop: opts.name });
+    inProgress.set(0);
+    loops.push({
+      name: opts.name,
+      loop: new JobLoop({ ...opts, onInHand: (jobs) => inProgress.set(jobs) }),
+    });
   };
   add({
     name: 'fanout',

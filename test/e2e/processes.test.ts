@@ -206,7 +206,12 @@ describe(
 
     it(`${MESSAGES} messages posted through both APIs reach every recipient exactly once; both workers work; a stream on API #2 hears what API #1 took`, async () => {
       [worker1, worker2, scheduler] = await Promise.all([
-        spawn('worker', { HERALD_OPS_PORT: '0', HERALD_WORKER_CONCURRENCY: '4' }),
+        // Worker #1 logs at info: its stop says how many jobs it finished in hand.
+        spawn('worker', {
+          HERALD_OPS_PORT: '0',
+          HERALD_WORKER_CONCURRENCY: '4',
+          HERALD_LOG_LEVEL: 'info',
+        }),
         spawn('worker', { HERALD_OPS_PORT: '0', HERALD_WORKER_CONCURRENCY: '4' }),
         spawn('scheduler', { HERALD_OPS_PORT: '0' }),
       ]);
@@ -311,15 +316,19 @@ describe(
       const final = await count(
         `select count(*) n from deliveries d join messages m on m.id = d.message_id where m.data like '%broadcast%' and d.status != 'queued'`,
       );
-      const worker1Before = await finishedDeliveries(worker1);
-      // While it drains, its operations port still answers: readiness 503, its own counters.
-      const drain = { finished: worker1Before, readyz: new Set<number>() };
+      // Signal worker #1 while it holds delivery jobs (its own gauge says so), not only worker #2.
+      await eventually(
+        async () => ((await jobsInProgress(worker1, 'deliver')) > 0 ? true : undefined),
+        10_000,
+        'worker #1 holding delivery jobs',
+      );
+      // While it drains, its operations port still answers: readiness 503.
+      const readyz = new Set<number>();
       let scraping = true;
       const scraper = (async () => {
         while (scraping) {
           try {
-            drain.readyz.add((await fetch(`${worker1.opsUrl}/readyz`)).status);
-            drain.finished = await finishedDeliveries(worker1);
+            readyz.add((await fetch(`${worker1.opsUrl}/readyz`)).status);
           } catch {
             return; // closed: the process is about to exit
           }
@@ -332,19 +341,24 @@ describe(
       const exitMs = performance.now() - signalled;
       scraping = false;
       await scraper;
+      const finishedInHand = worker1
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('finished the jobs in hand'))
+        .map((line) => JSON.parse(line) as { loop: string; jobs: number });
       console.log(
         `# worker #1 stopped in ${exitMs.toFixed(0)} ms; at the signal ${inFlight} webhook calls were in flight and ${final} of ${total} broadcast deliveries final; ` +
-          `it finished ${drain.finished - worker1Before} deliveries after the signal; its /readyz answered ${[...drain.readyz].join(', ')} meanwhile`,
+          `it finished ${finishedInHand.map((f) => `${f.jobs} ${f.loop}`).join(', ')} jobs in hand after the signal; its /readyz answered ${[...readyz].join(', ')} meanwhile`,
       );
       assert.deepEqual(exit, { code: 0, signal: null }, worker1.errors());
       assert.ok(exitMs < 15_000, `stopped in ${exitMs} ms`);
       assert.ok(inFlight > 0, 'deliveries were in flight at the signal');
       assert.ok(final < total, 'the broadcast was not over at the signal');
       assert.ok(
-        drain.finished > worker1Before,
-        'worker #1 finished deliveries it had in hand after the signal',
+        finishedInHand.some((f) => f.loop === 'deliver' && f.jobs > 0),
+        'worker #1 finished the delivery jobs it had in hand after the signal',
       );
-      assert.ok(drain.readyz.has(503), 'not ready while it drains');
+      assert.ok(readyz.has(503), 'not ready while it drains');
 
       // The other worker completes everything — well before any lease (30 s) could run out,
       // so nothing waited for one: what worker #1 held but had not begun came back at its stop.
@@ -517,6 +531,13 @@ describe(
 );
 
 /** Deliveries a worker brought to a final status, from its own /metrics. */
+/** The worker's `herald_jobs_in_progress` of one loop. */
+async function jobsInProgress(worker: ChildHerald, loop: string): Promise<number> {
+  const text = await (await fetch(`${worker.opsUrl}/metrics`)).text();
+  const m = new RegExp(`^herald_jobs_in_progress\\{loop="${loop}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 async function finishedDeliveries(worker: ChildHerald): Promise<number> {
   const text = await (await fetch(`${worker.opsUrl}/metrics`)).text();
   let sum = 0;

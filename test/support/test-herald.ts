@@ -88,9 +88,9 @@ export interface ChildHerald {
    * `worker` and `scheduler` the operations port (HERALD_OPS_PORT), empty without one.
    */
   readonly opsUrl: string;
-  /** Everything the process printed on stdout so far. */
+  /** Everything the process printed on stdout so far: its start line and its log (pino). */
   output(): string;
-  /** Everything it printed on stderr so far (its log at HERALD_LOG_LEVEL). */
+  /** Everything it printed on stderr so far (start-up failures, a forced stop). */
   errors(): string;
   /** Settles when the process has exited: its exit code, or the signal that ended it. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
