@@ -206,11 +206,22 @@ describe('TemplateRenderer', () => {
       await assertLimited('{% for i in (1..1000000000) %}{% endfor %}');
     });
 
-    it('nested loops (time limit)', async () => {
+    it('nested loops (work limit)', async () => {
       const err = await assertLimited(
         '{% for a in (1..1000) %}{% for b in (1..1000) %}{% for c in (1..1000) %}{% endfor %}{% endfor %}{% endfor %}',
       );
-      assert.match(err.message, /render limit exceeded/);
+      assert.match(err.message, /render limit exceeded \(over 100000 steps\)/);
+    });
+
+    it('the work limit counts template nodes rendered, not time: the same answer on any machine', async () => {
+      const small = new TemplateRenderer({ renderSteps: 1_000 });
+      // A loop of n iterations over one output node is about 2n steps.
+      const loop = (n: number) => `{% for i in (1..${n}) %}{{ i }}{% endfor %}`;
+      const ok = await small.render('t', { body: loop(400) }, {});
+      assert.equal(ok.body.length, 1_092);
+      const err = await renderError(small, loop(600), {});
+      assert.equal(err.kind, 'limit-exceeded');
+      assert.match(err.message, /over 1000 steps/);
     });
 
     it('doubling a string with append', async () => {

@@ -42,7 +42,15 @@ export interface RenderOptions {
 }
 
 export interface TemplateRendererOptions {
-  /** Wall-clock budget of one `render` call, all parts together. */
+  /**
+   * Work budget of one `render` call, all parts together: template nodes rendered, counting
+   * every node once per loop iteration. The limit that normally stops a runaway template.
+   */
+  readonly renderSteps?: number;
+  /**
+   * Wall-clock backstop of one `render` call. Generous on purpose: a time limit also fires on
+   * sound templates when the CPU is starved, and a render error fails a delivery for good.
+   */
   readonly renderLimitMs?: number;
   /** Longest template text accepted, per part. */
   readonly parseLimitChars?: number;
@@ -86,6 +94,30 @@ export class TemplateRenderError extends Error {
 const PARTS: readonly TemplatePart[] = ['subject', 'title', 'body'];
 
 /**
+ * LiquidJS's render limiter, counting work instead of time. LiquidJS calls `check(now)` before
+ * each template node it renders (each node again in every loop iteration) and never `use()`;
+ * this counts those calls, so a template gets the same answer on an idle machine and on one
+ * whose CPU is starved (where a time-only limit failed sound templates for good), and keeps a
+ * wall-clock deadline as a backstop. One instance is shared by all parts of a render call.
+ */
+class RenderBudget {
+  private steps = 0;
+  constructor(
+    private readonly maxSteps: number,
+    private readonly deadline: number,
+  ) {}
+
+  use(): void {}
+
+  check(now: number): void {
+    if (++this.steps > this.maxSteps) {
+      throw new Error(`template render limit exceeded (over ${this.maxSteps} steps)`);
+    }
+    if (now > this.deadline) throw new Error('template render time limit exceeded');
+  }
+}
+
+/**
  * `capture` builds its string without charging LiquidJS's memory limit, so doubling a
  * captured variable in a loop reaches V8's maximum string length in microseconds, and a later
  * `replace`/`split` on it aborts the whole process. This one charges what it captured.
@@ -109,13 +141,13 @@ class ChargedCaptureTag extends CaptureTag {
  *   lacks fails loudly instead of sending a sentence with a hole. `{% if x %}` and
  *   `x | default: …` stay usable for optional fields (`lenientIf`).
  * - No file system: `include`, `render` and `layout` do not exist.
- * - Time and allocation budgets per call, and a cap on the output length. These limits are
+ * - Work and allocation budgets per call, and a cap on the output length. These limits are
  *   cooperative (checked between tags and inside filters), not isolation: the caller should
  *   also run rendering where it can be killed (a worker thread with a timeout).
  *
  * Parsing happens once per distinct template text; parsed templates are kept in an LRU.
- * Rendering itself is synchronous (no tag or filter here does I/O), which keeps the time
- * limit honest: concurrent renders cannot interleave and eat each other's budget.
+ * Rendering itself is synchronous (no tag or filter here does I/O), which keeps the
+ * wall-clock backstop honest: concurrent renders cannot interleave and eat each other's budget.
  */
 export class TemplateRenderer {
   private readonly liquid: Liquid;
@@ -129,8 +161,12 @@ export class TemplateRenderer {
   private readonly cacheChars: number;
   private readonly defaultTimezone: string;
   private readonly defaultLocale: string;
+  private readonly renderSteps: number;
+  private readonly renderLimitMs: number;
 
   constructor(opts: TemplateRendererOptions = {}) {
+    this.renderSteps = opts.renderSteps ?? 100_000;
+    this.renderLimitMs = opts.renderLimitMs ?? 5_000;
     this.maxOutputChars = opts.maxOutputChars ?? 1_000_000;
     this.cacheEntries = opts.cacheEntries ?? 1_000;
     this.cacheChars = opts.cacheChars ?? 20_000_000;
@@ -141,7 +177,6 @@ export class TemplateRenderer {
       strictFilters: true,
       ownPropertyOnly: true,
       lenientIf: true,
-      renderLimit: opts.renderLimitMs ?? 200,
       parseLimit: opts.parseLimitChars ?? 100_000,
       memoryLimit: opts.memoryLimit ?? 10_000_000,
       // An empty in-memory file system: nothing can ever be read from disk.
@@ -222,24 +257,26 @@ export class TemplateRenderer {
     // `increment`/`decrement` write into the top level of the context: keep the caller's intact.
     const env = { ...context };
     const out: RenderedParts = { body: '' };
-    let budget: Context | undefined;
+    // LiquidJS calls only check() and use() of a render limiter; its class is not exported.
+    const renderLimit = new RenderBudget(
+      this.renderSteps,
+      performance.now() + this.renderLimitMs,
+    ) as unknown as Context['renderLimit'];
+    let memoryLimit: Context['memoryLimit'] | undefined;
     for (const part of PARTS) {
       const text = parts[part];
       if (text === undefined || text === null) continue;
       let rendered: string;
       try {
         const template = this.parsed(text);
-        // One time and memory budget for the whole call: later parts share the first's limiters.
+        // One work and memory budget for the whole call: later parts share the first's limiters.
         const ctx = new Context(
           env,
           liquidOptions,
           { sync: true },
-          {
-            liquid: this.liquid,
-            ...(budget ? { renderLimit: budget.renderLimit, memoryLimit: budget.memoryLimit } : {}),
-          },
+          { liquid: this.liquid, renderLimit, ...(memoryLimit ? { memoryLimit } : {}) },
         );
-        budget ??= ctx;
+        memoryLimit ??= ctx.memoryLimit;
         rendered = String(this.liquid.renderSync(template, ctx));
       } catch (err) {
         throw renderError(templateKey, part, err);
@@ -384,7 +421,7 @@ function renderError(templateKey: string, part: TemplatePart, err: unknown): Tem
     kind = 'undefined-variable';
     text +=
       ' (the message data has no such field; send it, or guard it with {% if %} or | default)';
-  } else if (/limit exceeded$/.test(message) || /Invalid string length/.test(message)) {
+  } else if (/limit exceeded\b/.test(message) || /Invalid string length/.test(message)) {
     kind = 'limit-exceeded';
     text += ' (the template does too much work for one message)';
   } else if (err instanceof LiquidError && err.name !== 'RenderError') {
