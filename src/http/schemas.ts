@@ -25,12 +25,33 @@ export const LocaleSchema = Type.String({
   examples: ['zh-CN', 'en'],
 });
 
+/** How many org units one filter may name in `orgPrefixes`. */
+export const MAX_ORG_PREFIXES = 100;
+
 export const AudienceFilterSchema = Type.Object(
   {
     roles: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 }),
     ),
-    orgPrefix: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    orgPrefix: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 256,
+        description: 'One org unit: users at this path or below it (e.g. 农学院/作物学系)',
+      }),
+    ),
+    orgPrefixes: Type.Optional(
+      Type.Array(
+        // A blank entry (only spaces and slashes) would name no unit: refused, never "anyone".
+        Type.String({ minLength: 1, maxLength: 256, pattern: '[^\\s/]' }),
+        {
+          maxItems: MAX_ORG_PREFIXES,
+          description:
+            'Several org units: users at or below ANY of them (a union, each user once). With orgPrefix, the org part is the union of all of them; roles and attributes still narrow it',
+          examples: [['农学院/作物学系/2024级1班', '农学院/种子科学与工程系/2024级1班']],
+        },
+      ),
+    ),
     attributes: Type.Optional(
       Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 256 })),
     ),

@@ -8,6 +8,7 @@ import { newId } from '../store/ids.js';
 import { Problem } from '../http/problem.js';
 import type { Audience } from '../recipients/audience-types.js';
 import { checkAudience } from '../recipients/audience.js';
+import { filterConstrains } from '../recipients/users-store.js';
 import { getCategoriesByKeys, type Category } from '../categories/categories-store.js';
 import { insertMessages, type MessageStatus } from './messages-store.js';
 import { idempotencyKeyOf, idempotencyRecords, IDEMPOTENCY_TTL_MS } from './idempotency-store.js';
@@ -340,9 +341,9 @@ export class Ingest {
   }
 }
 
+/** A filter that constrains nothing (e.g. `orgPrefixes: []`) selects nobody: not a part. */
 function hasFilter(to: Audience): boolean {
-  const f = to.filter;
-  return !!f && (!!f.roles?.length || !!f.orgPrefix || Object.keys(f.attributes ?? {}).length > 0);
+  return to.filter !== undefined && filterConstrains(to.filter);
 }
 
 const inProgress = () =>

@@ -110,6 +110,43 @@ describe('filters', () => {
     assert.deepEqual(await selects({ filter: { orgPrefix: 'ABC' } }), ['u9']);
   });
 
+  test('orgPrefixes is the union of the units, each user once', async () => {
+    assert.deepEqual(
+      await selects({ filter: { orgPrefixes: ['农学院/作物学系/2024级1班', '农学院二部'] } }),
+      ['u1', 'u2'],
+    );
+    // Overlapping units (a college and a class in it) and repeats select each user once.
+    assert.deepEqual(
+      await selects({
+        filter: { orgPrefixes: ['农学院', '农学院/作物学系/2024级1班', '农学院/', '教务处'] },
+      }),
+      ['u1', 'u3', 'u5', 'u6'],
+    );
+    // With orgPrefix too: the org part is the union of all of them.
+    assert.deepEqual(
+      await selects({ filter: { orgPrefix: '教务处', orgPrefixes: ['农学院/作物学系'] } }),
+      ['u1', 'u5', 'u6'],
+    );
+    // Each unit is literal and matches its path and below, never a sibling.
+    assert.deepEqual(await selects({ filter: { orgPrefixes: ['a_b', '%', 'abc'] } }), ['u7']);
+    assert.deepEqual(await selects({ filter: { orgPrefixes: ['农学院/作物'] } }), []);
+  });
+
+  test('roles and attributes narrow the union of the units', async () => {
+    assert.deepEqual(
+      await selects({
+        filter: { roles: ['undergraduate', 'staff'], orgPrefixes: ['农学院', '教务处', 'a_b'] },
+      }),
+      ['u1', 'u5', 'u7'],
+    );
+    assert.deepEqual(
+      await selects({
+        filter: { attributes: { grade: '2024' }, orgPrefixes: ['农学院', '农学院二部'] },
+      }),
+      ['u1', 'u6'],
+    );
+  });
+
   test('roles are any-of, attributes all-of, and the parts AND-ed', async () => {
     assert.deepEqual(await selects({ filter: { roles: ['teacher', 'postgraduate'] } }), [
       'u3',
@@ -139,6 +176,17 @@ describe('filters', () => {
     assert.deepEqual(
       await selects({ filter: { roles: [], orgPrefix: ' / ', attributes: {} } }),
       [],
+    );
+    assert.deepEqual(await selects({ filter: { orgPrefixes: [] } }), []);
+    assert.deepEqual(await selects({ filter: { orgPrefixes: [' ', '/'] } }), []);
+    // A blank unit beside real ones is no wildcard: only the real ones count.
+    assert.deepEqual(await selects({ filter: { roles: ['teacher'], orgPrefixes: ['/'] } }), [
+      'u3',
+      'u4',
+    ]);
+    assert.deepEqual(
+      await selects({ filter: { roles: ['teacher'], orgPrefixes: ['农学院', ' '] } }),
+      ['u3'],
     );
     assert.deepEqual(await selects({ users: [], groups: [], all: false }), []);
   });

@@ -180,3 +180,31 @@ test('DELETE removes a group (204), then 404', async () => {
   });
   assert.equal(again.statusCode, 404);
 });
+
+test('a dynamic group over several org units: their union; blank or no units are refused', async () => {
+  const res = await post({
+    key: 'two-classes',
+    name: '作物学系与植物病理学系的 2024级1班',
+    filter: {
+      roles: ['undergraduate'],
+      orgPrefixes: ['农学院/作物学系/2024级1班', '植物保护学院/植物病理学系/2024级1班/'],
+    },
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  assert.deepEqual(res.json().filter, {
+    roles: ['undergraduate'],
+    orgPrefixes: ['农学院/作物学系/2024级1班', '植物保护学院/植物病理学系/2024级1班'],
+  });
+  assert.equal(res.json().memberCount, 3);
+  for (const filter of [
+    { orgPrefixes: [] },
+    { orgPrefixes: ['农学院', ' / '] },
+    { orgPrefixes: Array.from({ length: 101 }, (_, i) => `unit-${i}`) },
+  ]) {
+    const refused = await post({ key: 'refused', name: 'x', filter });
+    assert.equal(refused.statusCode, 400, JSON.stringify(filter));
+    assert.equal(refused.json().code, 'validation-failed');
+  }
+  const none = await app.inject({ method: 'GET', url: '/v1/groups/refused', headers: auth });
+  assert.equal(none.statusCode, 404, 'nothing written');
+});

@@ -51,7 +51,7 @@ const groupFields = {
     Type.Object(AudienceFilterSchema.properties, {
       additionalProperties: false,
       description:
-        'A dynamic group: roles (any of) AND orgPrefix (that path or below: "农学院" matches "农学院/作物学系", not "农学院二部") AND attributes (all of); at least one part',
+        'A dynamic group: roles (any of) AND orgPrefix/orgPrefixes (at or below any of these paths: "农学院" matches "农学院/作物学系", not "农学院二部") AND attributes (all of); at least one part',
     }),
   ),
 };
@@ -73,7 +73,7 @@ function checkShape(body: {
   if (body.filter !== undefined && !filterConstrains(body.filter)) {
     throw new Problem(
       'validation-failed',
-      'body/filter must set at least one of roles, orgPrefix or attributes',
+      'body/filter must set at least one of roles, orgPrefix, orgPrefixes or attributes',
     );
   }
 }

@@ -165,3 +165,32 @@ test('deletes a group', async () => {
   assert.equal(await deleteGroup(db, 'empty'), false);
   assert.equal(await getGroup(db, 'empty'), null);
 });
+
+test('a dynamic group over several org units: stored canonical, members are their union', async () => {
+  const g = await createGroup(
+    db,
+    {
+      key: 'two-units',
+      name: '作物学系 2024级1班 and 植物保护学院',
+      filter: {
+        orgPrefixes: [
+          '农学院/作物学系/2024级1班/',
+          '植物保护学院',
+          ' 植物保护学院 ',
+          '农学院/作物学系',
+        ],
+      },
+    },
+    50,
+  );
+  assert.ok(g.ok);
+  assert.deepEqual(
+    g.group.filter,
+    { orgPrefixes: ['农学院/作物学系/2024级1班', '植物保护学院', '农学院/作物学系'] },
+    'normalised, repeats dropped, order kept',
+  );
+  // s2 was deleted above; t1 is in 作物学系, which contains the class: each user once.
+  assert.equal(g.group.memberCount, 4);
+  const members = await listGroupMembers(db, 'two-units', { limit: 10 });
+  assert.deepEqual(members?.items.map((u) => u.externalId).sort(), ['s1', 's3', 't1', 't2']);
+});

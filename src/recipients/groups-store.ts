@@ -2,7 +2,13 @@ import type { Db, Tx } from '../store/database.js';
 import { newId } from '../store/ids.js';
 import type { AudienceFilter } from './audience-types.js';
 import { audiencePage, countAudience } from './audience.js';
-import { normalizeOrgPrefix, toUsers, userIdsByExternalId, type User } from './users-store.js';
+import {
+  normalizeOrgPrefix,
+  orgUnitsOf,
+  toUsers,
+  userIdsByExternalId,
+  type User,
+} from './users-store.js';
 
 /**
  * A named set of users that audiences refer to by key: static (an explicit member list,
@@ -13,6 +19,7 @@ import { normalizeOrgPrefix, toUsers, userIdsByExternalId, type User } from './u
 export interface GroupFilter {
   roles?: string[];
   orgPrefix?: string;
+  orgPrefixes?: string[];
   attributes?: Record<string, string>;
 }
 
@@ -64,12 +71,17 @@ function toGroup(r: GroupRow, memberCount: number): Group {
   };
 }
 
-/** The filter as stored: only the parts that are set, org prefix normalised, roles unique. */
+/**
+ * The filter as stored: only the parts that are set, org prefixes normalised (blank ones and
+ * repeats dropped), roles unique. `orgPrefix` and `orgPrefixes` stay as given.
+ */
 function canonicalFilter(f: AudienceFilter): GroupFilter {
   const prefix = f.orgPrefix === undefined ? '' : normalizeOrgPrefix(f.orgPrefix);
+  const prefixes = orgUnitsOf({ orgPrefixes: f.orgPrefixes ?? [] });
   return {
     ...(f.roles && f.roles.length > 0 ? { roles: [...new Set(f.roles)] } : {}),
     ...(prefix !== '' ? { orgPrefix: prefix } : {}),
+    ...(prefixes.length > 0 ? { orgPrefixes: prefixes } : {}),
     ...(f.attributes && Object.keys(f.attributes).length > 0
       ? { attributes: { ...f.attributes } }
       : {}),

@@ -347,18 +347,27 @@ export function normalizeOrgPrefix(prefix: string): string {
   return prefix.trim().replace(/\/+$/, '').trim();
 }
 
+/**
+ * The org units a filter names (`orgPrefix` and `orgPrefixes` together), normalised, without
+ * blanks and repeats, in the order given. Empty: the filter has no org part.
+ */
+export function orgUnitsOf(f: AudienceFilter): string[] {
+  const all = [...(f.orgPrefix === undefined ? [] : [f.orgPrefix]), ...(f.orgPrefixes ?? [])];
+  return [...new Set(all.map(normalizeOrgPrefix).filter((p) => p !== ''))];
+}
+
 /** Whether a filter constrains anything. A filter that does not selects nobody. */
 export function filterConstrains(f: AudienceFilter): boolean {
   return (
     (f.roles?.length ?? 0) > 0 ||
-    (f.orgPrefix !== undefined && normalizeOrgPrefix(f.orgPrefix) !== '') ||
+    orgUnitsOf(f).length > 0 ||
     Object.keys(f.attributes ?? {}).length > 0
   );
 }
 
 /**
- * SQL for "this user matches the filter": any of the roles, AND at or below the org prefix,
- * AND all attribute values. A filter that constrains nothing matches nobody, so an empty or
+ * SQL for "this user matches the filter": any of the roles, AND at or below any of the org
+ * units, AND all attribute values. A filter that constrains nothing matches nobody, so an empty or
  * mistyped filter can never become a broadcast (`all: true` is the way to reach everyone).
  */
 export function userFilterCondition(
@@ -378,20 +387,29 @@ export function userFilterCondition(
       ),
     );
   }
-  const prefix = f.orgPrefix === undefined ? '' : normalizeOrgPrefix(f.orgPrefix);
-  if (prefix !== '') {
-    // Equal, or starting with prefix + '/': "农学院" never matches "农学院二部". substr counts
+  const units = orgUnitsOf(f);
+  if (units.length > 0) {
+    // Equal, or starting with unit + '/': "农学院" never matches "农学院二部". substr counts
     // characters on both SQLite and PostgreSQL, and no LIKE wildcard or case folding applies.
-    const below = `${prefix}/`;
+    // Several units are OR-ed: the org part is their union, and a user matches once.
     parts.push(
-      eb.or([
-        eb('users.org_path', '=', prefix),
-        eb(
-          eb.fn<string>('substr', [eb.ref('users.org_path'), eb.lit(1), eb.val([...below].length)]),
-          '=',
-          below,
-        ),
-      ]),
+      eb.or(
+        units.flatMap((unit) => {
+          const below = `${unit}/`;
+          return [
+            eb('users.org_path', '=', unit),
+            eb(
+              eb.fn<string>('substr', [
+                eb.ref('users.org_path'),
+                eb.lit(1),
+                eb.val([...below].length),
+              ]),
+              '=',
+              below,
+            ),
+          ];
+        }),
+      ),
     );
   }
   for (const [key, value] of Object.entries(f.attributes ?? {})) {

@@ -71,6 +71,127 @@ describe('the audience builder: recipient count before sending, org tree, roles'
     assert.equal(reached, counted);
   });
 
+  describe('several org units (filter.orgPrefixes)', () => {
+    const CLASS_A = '农学院/作物学系/2024级1班'; // 12 students, 20240101xx
+    const CLASS_B = '农学院/种子科学与工程系/2024级1班'; // 12 students, 20240102xx
+    const count = async (to: unknown) => {
+      const res = await preview(to, 0);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body.count as number;
+    };
+    const messageCount = async (): Promise<number> => {
+      let n = 0;
+      let cursor: string | null = null;
+      do {
+        const res = await admin(
+          'GET',
+          `/v1/messages?limit=200${cursor ? `&cursor=${cursor}` : ''}`,
+        );
+        n += res.body.items.length;
+        cursor = res.body.nextCursor;
+      } while (cursor);
+      return n;
+    };
+
+    it('counts the union of the units, each person once', async () => {
+      assert.equal(await count({ filter: { orgPrefixes: [CLASS_A, CLASS_B] } }), 24);
+      // Repeats, a trailing slash and a unit inside another one add nobody twice.
+      assert.equal(await count({ filter: { orgPrefixes: [CLASS_A, `${CLASS_A}/`, CLASS_A] } }), 12);
+      const dept = await count({ filter: { orgPrefix: '农学院/作物学系' } });
+      assert.ok(dept > 12);
+      assert.equal(await count({ filter: { orgPrefixes: ['农学院/作物学系', CLASS_A] } }), dept);
+      // orgPrefix and orgPrefixes together: still one union.
+      assert.equal(await count({ filter: { orgPrefix: CLASS_A, orgPrefixes: [CLASS_B] } }), 24);
+      // Other parts of `to` add up with it, each person once.
+      assert.equal(
+        await count({
+          users: ['2024010101', '2024010201'],
+          groups: ['class-2024-agronomy-1'],
+          filter: { orgPrefixes: [CLASS_A, CLASS_B] },
+        }),
+        24,
+      );
+    });
+
+    it('roles narrow the union of the units, as they narrow one unit', async () => {
+      // Each college's counselor is a teacher of its first department.
+      assert.equal(
+        await count({ filter: { roles: ['counselor'], orgPrefixes: ['农学院', '植物保护学院'] } }),
+        2,
+      );
+      const undergraduates = await count({
+        filter: { roles: ['undergraduate'], orgPrefixes: ['农学院/作物学系', CLASS_B] },
+      });
+      assert.equal(undergraduates, 12 * 3, '作物学系 2024级1班 and 2023级1班, and CLASS_B');
+      assert.ok((await count({ filter: { orgPrefixes: ['农学院/作物学系', CLASS_B] } })) > 36);
+    });
+
+    it('a send reaches the union once each, and the count said so', async () => {
+      const to = { users: ['2024010201'], filter: { orgPrefixes: [CLASS_A, CLASS_B] } };
+      const counted = await count(to);
+      const sent = await client(t.url, t.keys.jwc)('POST', '/v1/messages', {
+        category: 'exam.reminder',
+        to,
+        data: DEMO_EXAMPLES['exam.reminder'],
+        channels: ['in_app'],
+      });
+      assert.equal(sent.status, 202, JSON.stringify(sent.body));
+      const done = await eventually(async () => {
+        const m = await admin('GET', `/v1/messages/${sent.body.id}`);
+        return m.body.status === 'completed' ? m.body : undefined;
+      });
+      assert.equal(counted, 24);
+      assert.equal(done.recipients, 24);
+      assert.equal(done.counts.in_app.delivered, 24, 'one in-app delivery each');
+      assert.deepEqual(done.to, to, 'stored as sent');
+    });
+
+    const refused: [string, unknown][] = [
+      ['more than 100 units', { orgPrefixes: Array.from({ length: 101 }, (_, i) => `单位${i}`) }],
+      ['an empty unit', { orgPrefixes: [CLASS_A, ''] }],
+      ['a blank unit (spaces and slashes only)', { orgPrefixes: [CLASS_A, ' / '] }],
+      ['a unit over 256 characters', { orgPrefixes: ['农'.repeat(257)] }],
+      ['an unknown sibling field', { orgPrefixs: [CLASS_A] }],
+    ];
+    for (const [name, filter] of refused) {
+      it(`refuses ${name}: 400 problem+json, nothing written`, async () => {
+        const before = await messageCount();
+        const sent = await client(t.url, t.keys.jwc)('POST', '/v1/messages', {
+          category: 'exam.reminder',
+          to: { filter },
+          data: DEMO_EXAMPLES['exam.reminder'],
+        });
+        assert.equal(sent.status, 400, JSON.stringify(sent.body));
+        assert.match(sent.headers.get('content-type') ?? '', /^application\/problem\+json/);
+        assert.equal(sent.body.code, 'validation-failed');
+        assert.match(sent.body.detail, /^body\/to\/filter/);
+        assert.equal(await messageCount(), before, 'nothing written');
+        const counted = await preview({ filter });
+        assert.equal(counted.status, 400);
+        assert.equal(counted.body.code, 'validation-failed');
+      });
+    }
+
+    it('100 units are accepted', async () => {
+      const units = Array.from({ length: 99 }, (_, i) => `没有这个单位${i}`);
+      assert.equal(await count({ filter: { orgPrefixes: [...units, CLASS_A] } }), 12);
+    });
+
+    it('an empty list selects nobody: a send with nothing else is refused', async () => {
+      assert.equal(await count({ filter: { orgPrefixes: [] } }), 0);
+      const before = await messageCount();
+      const sent = await client(t.url, t.keys.jwc)('POST', '/v1/messages', {
+        category: 'exam.reminder',
+        to: { filter: { orgPrefixes: [] } },
+        data: DEMO_EXAMPLES['exam.reminder'],
+      });
+      assert.equal(sent.status, 400, JSON.stringify(sent.body));
+      assert.equal(sent.body.code, 'validation-failed');
+      assert.match(sent.body.detail, /must select at least one recipient/);
+      assert.equal(await messageCount(), before, 'nothing written');
+    });
+  });
+
   it('lists unknown users and groups instead of refusing, and counts nothing for an empty to', async () => {
     const res = await preview({ users: ['2099999999', '2024010101'], groups: ['class-9'] });
     assert.equal(res.status, 200);
