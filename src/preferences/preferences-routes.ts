@@ -7,9 +7,11 @@ import { Problem, notFound } from '../http/problem.js';
 import { ChannelSchema, LocaleSchema, problemResponses, ProblemSchema } from '../http/schemas.js';
 import { listCategories } from '../categories/categories-store.js';
 import { getUserById } from '../recipients/users-store.js';
+import { canonicalTimeZone } from '../time/time-zone.js';
 import {
   putUserPreferences,
   setUserLocale,
+  setUserTimezone,
   userPreferences,
   type CategoryPreference,
 } from './preferences-store.js';
@@ -17,6 +19,10 @@ import { maskEmail, maskPhone } from './mask.js';
 
 const PreferencesSchema = Type.Object({
   locale: Type.String(),
+  timezone: Type.String({
+    description: 'IANA time zone: where the message center shows times and templates format dates',
+    examples: ['Asia/Shanghai'],
+  }),
   contacts: Type.Object(
     {
       email: Type.Union([Type.String(), Type.Null()]),
@@ -57,6 +63,7 @@ export function preferencesRoutes(app: Server, deps: PreferencesRoutesDeps): voi
     const categories = await listCategories(db);
     return {
       locale: user.locale,
+      timezone: user.timezone,
       contacts: {
         email: user.email ? maskEmail(user.email) : null,
         phone: user.phone ? maskPhone(user.phone) : null,
@@ -100,12 +107,20 @@ export function preferencesRoutes(app: Server, deps: PreferencesRoutesDeps): voi
       onRequest: guards.user,
       schema: {
         tags: ['preferences'],
-        summary: 'Change my language and per-category choices',
+        summary: 'Change my language, time zone and per-category choices',
         description:
-          'Categories not listed keep their settings. `channels: null` goes back to the category defaults. Mandatory categories cannot be turned off or narrowed (400 `validation-failed`).',
+          'Categories not listed keep their settings. `channels: null` goes back to the category defaults. Mandatory categories cannot be turned off or narrowed (400 `validation-failed`). `timezone` must be an IANA name such as `Asia/Shanghai` (400 `validation-failed` otherwise); it is stored as spelled canonically.',
         body: Type.Object(
           {
             locale: Type.Optional(LocaleSchema),
+            timezone: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 64,
+                description: 'IANA time zone',
+                examples: ['Asia/Shanghai'],
+              }),
+            ),
             categories: Type.Optional(
               Type.Array(
                 Type.Object(
@@ -130,6 +145,18 @@ export function preferencesRoutes(app: Server, deps: PreferencesRoutesDeps): voi
     async (request) => {
       const me = (request.principal as { userId: string }).userId;
       const { locale, categories = [] } = request.body;
+      let timezone: string | null = null;
+      if (request.body.timezone !== undefined) {
+        timezone = canonicalTimeZone(request.body.timezone);
+        if (timezone === null) {
+          const message = 'must be an IANA time zone such as "Asia/Shanghai"';
+          throw new Problem(
+            'validation-failed',
+            `body/timezone ${message}: "${request.body.timezone}" is not one`,
+            { errors: [{ path: 'body/timezone', message }] },
+          );
+        }
+      }
       const known = new Map((await listCategories(db)).map((c) => [c.key, c]));
       const current = new Map((await userPreferences(db, me)).map((p) => [p.categoryKey, p]));
       const updates: CategoryPreference[] = [];
@@ -160,6 +187,7 @@ export function preferencesRoutes(app: Server, deps: PreferencesRoutesDeps): voi
       const now = deps.clock();
       await db.transaction().execute(async (tx) => {
         if (locale) await setUserLocale(tx, me, locale, now);
+        if (timezone) await setUserTimezone(tx, me, timezone, now);
         await putUserPreferences(tx, me, updates, now);
       });
       return view(me);

@@ -81,3 +81,17 @@ export async function setUserLocale(
 ): Promise<void> {
   await db.updateTable('users').set({ locale, updated_at: now }).where('id', '=', userId).execute();
 }
+
+/** The user's time zone (canonical IANA name): where the message center shows times. */
+export async function setUserTimezone(
+  db: Db,
+  userId: string,
+  timezone: string,
+  now: number,
+): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ timezone, updated_at: now })
+    .where('id', '=', userId)
+    .execute();
+}
