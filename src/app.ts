@@ -11,6 +11,7 @@ import { newToken, sha256 } from './auth/secrets.js';
 import { createServer } from './http/server.js';
 import type { Server } from './http/server-types.js';
 import { authGuards } from './http/auth-guards.js';
+import { ApiKeyCache } from './sources/api-key-cache.js';
 import { Metrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/ops-routes.js';
 import { createOpsServer } from './ops/ops-server.js';
@@ -129,6 +130,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     clock,
     log,
     embedded: () => new EmbeddedQueue(db, clock, signals),
+    openPresence: store.openPresence,
   });
   const metrics = new Metrics({ queue, processMetrics: true });
   if (outboxSize) metrics.brokerOutbox(outboxSize);
@@ -154,7 +156,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ),
     callbacks.emitter,
   );
-  const guards = authGuards(db, () => adminHash, clock);
+  // API keys and their sources, cached; a change made here reaches the others by signal.
+  const apiKeys = new ApiKeyCache({ db, signals });
+  const guards = authGuards(db, () => adminHash, clock, apiKeys);
 
   const demo = config.demo ? await seedIfEmpty(db, clock) : null;
 
@@ -312,6 +316,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await part('status callbacks', callbacks.close());
         await part('providers', providers.close());
         providerChanges.close();
+        apiKeys.close();
         // Gives back what this process holds but never began (RabbitMQ: buffered deliveries go
         // back to the broker for the other workers) and stops the outbox relay; rows it has
         // not published wait for the relay of another process, or of this one's next start.

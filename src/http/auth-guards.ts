@@ -2,7 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import type { Db } from '../store/database.js';
 import type { Clock } from '../time/clock.js';
 import { sameDigest, sha256 } from '../auth/secrets.js';
-import { apiKeyPrefix, findApiKey, getSourceById, touchApiKey } from '../sources/sources-store.js';
+import { apiKeyPrefix, touchApiKey } from '../sources/sources-store.js';
+import { ApiKeyCache } from '../sources/api-key-cache.js';
 import { findSession } from '../auth/sessions-store.js';
 import { Problem } from './problem.js';
 import type { Principal } from './server-types.js';
@@ -58,13 +59,23 @@ export interface AuthGuards {
   user(request: FastifyRequest): Promise<void>;
   /** A source (sees its own things) or the admin or an operator (see everything). */
   sourceOrAdmin(request: FastifyRequest): Promise<void>;
+  /**
+   * The API keys and sources the source guard has cached: call `invalidate()` after revoking a
+   * key or changing or deleting a source, before answering.
+   */
+  readonly apiKeys: ApiKeyCache;
 }
 
 /**
  * onRequest hooks that establish `request.principal`, before the body is even parsed. Wrong kind of credential → 403 (it was
  * valid, just not for this route); missing or unknown → 401 with the same body every time.
  */
-export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): AuthGuards {
+export function authGuards(
+  db: Db,
+  adminTokenHash: () => string,
+  clock: Clock,
+  apiKeys: ApiKeyCache = new ApiKeyCache({ db }),
+): AuthGuards {
   // lastUsedAt is written at most once a minute per key: a write per request would cost a commit.
   const touched = new Map<string, number>();
   const touch = (prefix: string) => {
@@ -87,13 +98,9 @@ export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): 
     if (!token) return null;
     const viaCookie = header === null;
     if (token.startsWith('hk_')) {
-      const prefix = apiKeyPrefix(token);
-      if (!prefix) return null;
-      const key = await findApiKey(db, prefix);
-      if (!key || key.revoked || !sameDigest(key.hash, sha256(token))) return null;
-      const source = await getSourceById(db, key.sourceId);
+      const source = await apiKeys.sourceOf(token);
       if (!source) return null;
-      touch(prefix);
+      touch(apiKeyPrefix(token)!);
       return {
         principal: {
           kind: 'source',
@@ -145,5 +152,6 @@ export function authGuards(db: Db, adminTokenHash: () => string, clock: Clock): 
     source: guard('source'),
     user: guard('user'),
     sourceOrAdmin: guard('source', 'admin'),
+    apiKeys,
   };
 }

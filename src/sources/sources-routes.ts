@@ -242,6 +242,8 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
         deps.clock(),
       );
       if (!updated) throw notFound(`Source ${request.params.key}`);
+      // Its categories and quotas travel with its API keys' cached authentication.
+      guards.apiKeys.invalidate();
       return sourceView(updated);
     },
   );
@@ -262,6 +264,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       if (result === 'missing') throw notFound(`Source ${request.params.key}`);
       if (result === 'in-use')
         throw new Problem('conflict', 'This source has sent messages; revoke its API keys instead');
+      guards.apiKeys.invalidate();
       return reply.code(204).send(null);
     },
   );
@@ -320,6 +323,9 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       if (!(await revokeApiKey(db, source.id, request.params.id, deps.clock()))) {
         throw notFound(`Active API key ${request.params.id}`);
       }
+      // Refused from the next request on here; elsewhere as soon as the signal arrives (at
+      // most API_KEY_CACHE_TTL_MS later).
+      guards.apiKeys.invalidate();
       return reply.code(204).send(null);
     },
   );

@@ -220,6 +220,51 @@ export async function findApiKey(
   return row ? { sourceId: row.source_id, hash: row.hash, revoked: row.revoked_at !== null } : null;
 }
 
+/** An API key's row with its source, as authentication needs them. */
+export interface ApiKeyWithSource {
+  readonly sourceId: string;
+  readonly hash: string;
+  readonly revoked: boolean;
+  readonly source: Source;
+}
+
+/** The key with this prefix and its source, in one round trip; null when there is none. */
+export async function findApiKeyWithSource(
+  db: Db,
+  prefix: string,
+): Promise<ApiKeyWithSource | null> {
+  const row = await db
+    .selectFrom('api_keys')
+    .innerJoin('sources', 'sources.id', 'api_keys.source_id')
+    .selectAll('sources')
+    .select(['api_keys.hash as key_hash', 'api_keys.revoked_at as key_revoked_at'])
+    .where('api_keys.prefix', '=', prefix)
+    .executeTakeFirst();
+  if (!row) return null;
+  const { key_hash, key_revoked_at, ...source } = row;
+  return {
+    sourceId: source.id,
+    hash: key_hash,
+    revoked: key_revoked_at !== null,
+    source: toSource(source),
+  };
+}
+
+/** Sources by id, in one query (ids that name none are left out). */
+export async function getSourcesByIds(db: Db, ids: Iterable<string>): Promise<Map<string, Source>> {
+  const wanted = [...new Set(ids)];
+  const found = new Map<string, Source>();
+  for (let i = 0; i < wanted.length; i += 500) {
+    const rows = await db
+      .selectFrom('sources')
+      .selectAll()
+      .where('id', 'in', wanted.slice(i, i + 500))
+      .execute();
+    for (const r of rows) found.set(r.id, toSource(r));
+  }
+  return found;
+}
+
 /** Records that a key was used (best effort; callers throttle it). */
 export async function touchApiKey(db: Db, prefix: string, now: number): Promise<void> {
   await db

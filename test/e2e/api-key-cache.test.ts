@@ -1,0 +1,124 @@
+/**
+ * API keys are cached by every `herald api` process (src/sources/api-key-cache.ts). A key
+ * revoked, or a source changed, through one process must count at once there and within
+ * API_KEY_CACHE_TTL_MS in every other process on the database (the change signal normally
+ * makes it milliseconds).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ADMIN_TOKEN, client, spawnHerald, type ChildHerald } from '../support/test-herald.js';
+import { skipUnless } from '../support/services.js';
+import { freshSchema, type FreshSchema } from '../support/fresh-postgres.js';
+import { API_KEY_CACHE_TTL_MS } from '../../src/sources/api-key-cache.js';
+import { DEMO_EXAMPLES } from '../../src/demo/demo-seed.js';
+
+/** What a request may take on top of the bound, on a busy 2-core machine. */
+const REQUEST_SLACK_MS = 3_000;
+
+const exam = {
+  category: 'exam.reminder',
+  to: { users: ['2024010101'] },
+  data: DEMO_EXAMPLES['exam.reminder'],
+};
+
+/**
+ * Calls `request` until it answers `status`; returns how long that took after `since`, or
+ * fails once the bound (plus a request's slack) has passed.
+ */
+async function refusedWithin(
+  request: () => Promise<{ status: number }>,
+  status: number,
+  since: number,
+): Promise<number> {
+  const deadline = since + API_KEY_CACHE_TTL_MS + REQUEST_SLACK_MS;
+  for (;;) {
+    const r = await request();
+    if (r.status === status) return performance.now() - since;
+    assert.ok(performance.now() < deadline, `still answered ${r.status}, not ${status}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe(
+  'API keys cached per process: 2 × herald api on one PostgreSQL schema',
+  { skip: await skipUnless('postgres'), timeout: 120_000 },
+  () => {
+    let schema: FreshSchema;
+    const dirs: string[] = [];
+    const procs: ChildHerald[] = [];
+    let one: ChildHerald;
+    let two: ChildHerald;
+
+    const spawn = async (env: Record<string, string>) => {
+      const dir = mkdtempSync(join(tmpdir(), 'herald-api-key-cache-'));
+      dirs.push(dir);
+      const child = await spawnHerald(
+        dir,
+        { HERALD_DATABASE_URL: schema.url, HERALD_DATABASE_POOL_SIZE: '2', ...env },
+        'api',
+      );
+      procs.push(child);
+      return child;
+    };
+
+    before(async () => {
+      schema = await freshSchema();
+      one = await spawn({ HERALD_DEMO: 'true' });
+      two = await spawn({ HERALD_DEMO: 'false' });
+    });
+
+    after(async () => {
+      await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+      await schema?.drop();
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('a key revoked through one process is refused there at once and by the other within the bound', async (t) => {
+      const created = await client(one.url, ADMIN_TOKEN)('POST', '/v1/sources/jwc/api-keys');
+      assert.equal(created.status, 201);
+      const viaOne = client(one.url, created.body.secret as string);
+      const viaTwo = client(two.url, created.body.secret as string);
+      // Both processes have the key cached now.
+      assert.equal((await viaOne('POST', '/v1/messages', exam)).status, 202);
+      assert.equal((await viaTwo('POST', '/v1/messages', exam)).status, 202);
+      assert.equal((await viaTwo('GET', '/v1/messages?limit=1')).status, 200);
+
+      const revoke = await client(one.url, ADMIN_TOKEN)(
+        'DELETE',
+        `/v1/sources/jwc/api-keys/${created.body.id}`,
+      );
+      assert.equal(revoke.status, 204);
+      const revokedAt = performance.now();
+      assert.equal((await viaOne('POST', '/v1/messages', exam)).status, 401, 'at once, here');
+      const took = await refusedWithin(() => viaTwo('POST', '/v1/messages', exam), 401, revokedAt);
+      t.diagnostic(`refused by the other process ${Math.round(took)} ms after the revocation`);
+      assert.equal((await viaTwo('GET', '/v1/messages?limit=1')).status, 401);
+    });
+
+    it("a source's categories changed through one process apply in the other within the bound", async (t) => {
+      const admin = client(one.url, ADMIN_TOKEN);
+      const secret = (await admin('POST', '/v1/sources/jwc/api-keys')).body.secret as string;
+      const viaTwo = client(two.url, secret);
+      assert.equal((await viaTwo('POST', '/v1/messages', exam)).status, 202);
+
+      const patched = await admin('PATCH', '/v1/sources/jwc', { categories: ['course.change'] });
+      assert.equal(patched.status, 200);
+      const changedAt = performance.now();
+      const notAllowed = () =>
+        viaTwo('POST', '/v1/messages', exam).then((r) => ({
+          status: r.body?.code === 'category-not-allowed' ? -1 : r.status,
+        }));
+      const took = await refusedWithin(notAllowed, -1, changedAt);
+      t.diagnostic(`applied by the other process ${Math.round(took)} ms after the change`);
+
+      assert.equal(
+        (await admin('PATCH', '/v1/sources/jwc', { categories: ['exam.reminder'] })).status,
+        200,
+      );
+      await refusedWithin(() => viaTwo('POST', '/v1/messages', exam), 202, performance.now());
+    });
+  },
+);
