@@ -177,12 +177,16 @@ describe('console screens', { skip }, () => {
       await shoot(viewport, 'compose-empty');
       await page.locator('select[name="source"]').selectOption('jwc');
       await page.locator('select[name="category"]').selectOption('exam.reminder');
-      await page.locator('.org-picker input[type="search"]').fill('作物学系');
+      // Two classes at once: each a chip, the count their union.
+      await page.locator('.org-picker input[type="search"]').fill('农学院');
       await page.locator('input[name="org-unit"][value="农学院/作物学系/2024级1班"]').check();
+      await page
+        .locator('input[name="org-unit"][value="农学院/种子科学与工程系/2024级1班"]')
+        .check();
       await page.locator('input[name="data.course"]').fill('土壤学');
       await page.locator('input[name="data.time"]').fill('2025-01-10 14:00–16:00');
       await page.locator('input[name="data.room"]').fill('南区实验楼 101');
-      await page.locator('[data-testid="audience-count"][data-count="12"]').waitFor();
+      await page.locator('[data-testid="audience-count"][data-count="24"]').waitFor();
       await page.getByTestId('preview').getByText('考试提醒：土壤学').waitFor();
       await shoot(viewport, 'compose');
       if (viewport === 'phone') {

@@ -18,13 +18,16 @@ import {
   type TestPage,
 } from '../support/browser.js';
 
-// The proof of issue 5, operator side: an operator signs in at /admin, composes a message to a
-// class (recipient count and preview before sending), sends it, and a student of the class has
-// it in their inbox; the dashboard and the message's page show real figures; the language
-// switch changes the console.
+// The proof of issue 5, operator side: an operator signs in at /admin, composes a message to
+// two classes (recipient count and preview before sending), sends it, and a student of each
+// class has it in their inbox; the dashboard and the message's page show real figures; the
+// language switch changes the console.
 const skip = skipWithoutChromium();
 const CLASS = '农学院/作物学系/2024级1班'; // 12 students, the group class-2024-agronomy-1
-const STUDENT = '2024010101'; // 龙辉, in that class
+const CLASS_B = '农学院/种子科学与工程系/2024级1班'; // 12 more students
+const DEPARTMENT = '农学院/作物学系'; // CLASS, its 2023 class, teachers and postgraduates
+const STUDENT = '2024010101'; // 龙辉, in CLASS
+const STUDENT_B = '2024010201'; // in CLASS_B
 const OUTSIDER = '2024020101'; // a student of another college
 
 /** Signs in at /admin through the console's form. */
@@ -35,7 +38,7 @@ async function consoleSignIn(page: Page, base: string, externalId: string, passw
   await page.locator('form button[type="submit"]').click();
 }
 
-/** Expands the org tree down to `path` and chooses that unit, as an operator would. */
+/** Expands the org tree down to `path` and ticks that unit, as an operator would. */
 async function chooseOrgUnit(page: Page, path: string) {
   const parts = path.split('/');
   for (let depth = 1; depth < parts.length; depth++) {
@@ -46,6 +49,17 @@ async function chooseOrgUnit(page: Page, path: string) {
     }
   }
   await page.locator(`input[name="org-unit"][value="${path}"]`).check();
+}
+
+/** The count the compose page shows, once it shows `expected`. */
+async function countShows(page: Page, expected: number) {
+  const count = page.locator('[data-testid="audience-count"][data-count]');
+  await eventually(
+    async () => (await count.getAttribute('data-count')) === String(expected) || undefined,
+    10_000,
+    `the count to show ${expected}`,
+  );
+  return count;
 }
 
 describe('operator console in a browser', { skip }, () => {
@@ -134,9 +148,11 @@ describe('operator console in a browser', { skip }, () => {
     );
   });
 
-  test('compose to a class: the count and the preview before sending; the student has it', async () => {
+  test('compose to two classes: the count and the preview before sending; students of both have it', async () => {
     const student = await browser.page('phone', { locale: 'zh-CN' });
     await signIn(student.page, h.url, STUDENT, h.password);
+    const studentB = await browser.page('phone', { locale: 'zh-CN' });
+    await signIn(studentB.page, h.url, STUDENT_B, h.password);
 
     await page.getByRole('link', { name: '发送' }).first().click();
     await page.locator('#compose-title').waitFor();
@@ -144,10 +160,39 @@ describe('operator console in a browser', { skip }, () => {
     await page.locator('select[name="category"]').selectOption('exam.reminder');
     await chooseOrgUnit(page, CLASS);
     // The count is asked for before anything is sent.
-    const count = page.locator('[data-testid="audience-count"][data-count]');
-    await eventually(async () => (await count.getAttribute('data-count')) === '12' || undefined);
+    let count = await countShows(page, 12);
     assert.match(await count.innerText(), /12\s*人/);
     assert.match(await count.innerText(), /龙辉（2024010101）/);
+
+    // A second class adds its 12 students; each ticked unit is a removable chip.
+    await chooseOrgUnit(page, CLASS_B);
+    count = await countShows(page, 24);
+    const chips = page.getByTestId('audience-chips');
+    assert.deepEqual(await chips.locator('.chip > span').allInnerTexts(), [CLASS, CLASS_B]);
+    assert.match(await page.getByTestId('org-chosen').innerText(), /已选 2 个单位/);
+    await chips.getByRole('button', { name: `移除 ${CLASS_B}` }).click();
+    await countShows(page, 12);
+    assert.equal(
+      await page.locator(`input[name="org-unit"][value="${CLASS_B}"]`).isChecked(),
+      false,
+      'removing the chip unticks the unit',
+    );
+    // Ticking the department takes in the class inside it: one chip, the class shown included.
+    await page.locator(`input[name="org-unit"][value="${DEPARTMENT}"]`).check();
+    const classBox = page.locator(`input[name="org-unit"][value="${CLASS}"]`);
+    assert.deepEqual(await chips.locator('.chip > span').allInnerTexts(), [DEPARTMENT]);
+    assert.equal(await classBox.isChecked(), true);
+    assert.equal(await classBox.isDisabled(), true);
+    // The count is the department's, as the tree shows it (teachers and postgraduates included).
+    const inTree = await page
+      .locator(`.tree-row:has(input[value="${DEPARTMENT}"]) .tree-count`)
+      .first()
+      .innerText();
+    await countShows(page, Number(inTree));
+    await page.locator(`input[name="org-unit"][value="${DEPARTMENT}"]`).uncheck();
+    await chooseOrgUnit(page, CLASS);
+    await chooseOrgUnit(page, CLASS_B);
+    await countShows(page, 24);
 
     // The form asks for what the templates use; sending without it is stopped, in words.
     await page.getByTestId('send').click();
@@ -166,24 +211,30 @@ describe('operator console in a browser', { skip }, () => {
 
     await page.getByTestId('send').click();
     const dialog = page.getByRole('dialog');
-    assert.match(await dialog.innerText(), /以教务处的名义向 12 人发送“考试提醒”/);
+    assert.match(await dialog.innerText(), /以教务处的名义向 24 人发送“考试提醒”/);
+    // The confirmation names the units it goes to.
+    const audience = dialog.getByTestId('confirm-audience');
+    assert.match(await audience.innerText(), /2 个组织单位/);
+    assert.deepEqual(await audience.locator('.aud-units li').allInnerTexts(), [CLASS, CLASS_B]);
     await dialog.getByTestId('confirm-send').click();
     await page.getByTestId('sent-note').waitFor();
     sentId = page.url().split('/admin/messages/')[1]!;
     assert.match(sentId, /^[0-9a-f-]{36}$/);
 
-    // The student of the class sees it arrive, live.
-    await student.page
-      .getByTestId('inbox-item')
-      .filter({ hasText: '考试提醒：土壤学' })
-      .waitFor({ timeout: 15_000 });
-    await student.context.close();
+    // A student of each class sees it arrive, live.
+    for (const tab of [student, studentB]) {
+      await tab.page
+        .getByTestId('inbox-item')
+        .filter({ hasText: '考试提醒：土壤学' })
+        .waitFor({ timeout: 15_000 });
+      await tab.context.close();
+    }
 
     // Herald recorded who sent it and to whom.
     const stored = await admin('GET', `/v1/messages/${sentId}`);
     assert.equal(stored.body.source, 'jwc');
     assert.deepEqual(stored.body.sentBy, { kind: 'operator', externalId: DEMO_OPERATOR });
-    assert.deepEqual(stored.body.to, { filter: { orgPrefix: CLASS } });
+    assert.deepEqual(stored.body.to, { filter: { orgPrefixes: [CLASS, CLASS_B] } });
   });
 
   test("the message's page: counts per channel × status and each recipient's attempts", async () => {
@@ -193,9 +244,13 @@ describe('operator console in a browser', { skip }, () => {
       'the page to see the message completed',
     );
     const inApp = page.locator('[data-testid="counts-table"] tr[data-channel="in_app"]');
-    assert.equal(await inApp.locator('td[data-status="delivered"]').textContent(), '12');
+    assert.equal(await inApp.locator('td[data-status="delivered"]').textContent(), '24');
     const deliveries = page.getByTestId('delivery');
-    await eventually(async () => ((await deliveries.count()) === 36 ? true : undefined));
+    // 24 students × in-app, SMS and WeChat: 72 deliveries, listed 50 at a time.
+    await eventually(async () => ((await deliveries.count()) === 50 ? true : undefined));
+    await page.getByRole('button', { name: '加载更多' }).click();
+    await eventually(async () => ((await deliveries.count()) === 72 ? true : undefined));
+    await page.getByText('已全部显示，共 72 条。').waitFor();
 
     await page.getByPlaceholder('按姓名或学号/工号搜索接收人').fill('龙辉');
     await eventually(async () => ((await deliveries.count()) === 3 ? true : undefined));

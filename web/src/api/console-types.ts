@@ -89,6 +89,8 @@ export interface Overview {
 export interface AudienceFilter {
   readonly roles?: readonly string[];
   readonly orgPrefix?: string;
+  /** Several org units: people at or below any of them, each once. */
+  readonly orgPrefixes?: readonly string[];
   readonly attributes?: Readonly<Record<string, string>>;
 }
 

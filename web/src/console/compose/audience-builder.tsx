@@ -10,9 +10,12 @@ import { OrgTreePicker } from './org-tree-picker';
 
 export interface AudienceDraft {
   readonly groups: readonly string[];
-  /** One unit of the org tree (the filter's orgPrefix), or none. */
-  readonly orgPath: string | null;
-  /** Roles (any of); with an org unit, the people of that unit having one of them. */
+  /**
+   * Units of the org tree (the filter's orgPrefixes): people at or below any of them, each
+   * once. None inside another chosen one (choosing a unit drops the chosen units below it).
+   */
+  readonly orgPaths: readonly string[];
+  /** Roles (any of); with org units, the people of those units having one of them. */
   readonly roles: readonly string[];
   /** External ids as typed: separated by spaces, commas or lines. */
   readonly ids: string;
@@ -21,7 +24,7 @@ export interface AudienceDraft {
 
 export const EMPTY_AUDIENCE: AudienceDraft = {
   groups: [],
-  orgPath: null,
+  orgPaths: [],
   roles: [],
   ids: '',
   all: false,
@@ -35,9 +38,9 @@ export function parseIds(text: string): string[] {
 export function toAudience(d: AudienceDraft): Audience | null {
   const users = parseIds(d.ids);
   const filter =
-    d.orgPath || d.roles.length
+    d.orgPaths.length || d.roles.length
       ? {
-          ...(d.orgPath ? { orgPrefix: d.orgPath } : {}),
+          ...(d.orgPaths.length ? { orgPrefixes: [...d.orgPaths] } : {}),
           ...(d.roles.length ? { roles: [...d.roles] } : {}),
         }
       : undefined;
@@ -53,9 +56,9 @@ export function toAudience(d: AudienceDraft): Audience | null {
 type Tab = 'groups' | 'org' | 'roles' | 'ids';
 
 /**
- * Who receives the message: groups, a unit of the org tree, roles, explicit 学号/工号, or
+ * Who receives the message: groups, units of the org tree, roles, explicit 学号/工号, or
  * everyone. The parts add up (anyone selected by one part receives it, once); roles narrow the
- * org unit when both are chosen, as Herald's filter does.
+ * org units when both are chosen, as Herald's filter does.
  */
 export function AudienceBuilder({
   value,
@@ -68,7 +71,7 @@ export function AudienceBuilder({
   const [tab, setTab] = useState<Tab>('org');
   const ids = parseIds(value.ids);
   const tabs: { id: Tab; label: string; count: number }[] = [
-    { id: 'org', label: t('con.aud.tab.org'), count: value.orgPath ? 1 : 0 },
+    { id: 'org', label: t('con.aud.tab.org'), count: value.orgPaths.length },
     { id: 'groups', label: t('con.aud.tab.groups'), count: value.groups.length },
     { id: 'roles', label: t('con.aud.tab.roles'), count: value.roles.length },
     { id: 'ids', label: t('con.aud.tab.ids'), count: ids.length },
@@ -98,8 +101,8 @@ export function AudienceBuilder({
           <>
             <p className="field-hint">{t('con.aud.orgHint')}</p>
             <OrgTreePicker
-              value={value.orgPath}
-              onChange={(orgPath) => onChange({ ...value, orgPath })}
+              value={value.orgPaths}
+              onChange={(orgPaths) => onChange({ ...value, orgPaths })}
             />
           </>
         )}
@@ -152,11 +155,11 @@ function Chosen({
   const i18n = useI18n();
   const { t } = i18n;
   const chips: { key: string; label: string; remove: () => void }[] = [];
-  if (value.orgPath)
+  for (const path of value.orgPaths)
     chips.push({
-      key: 'org',
-      label: value.orgPath,
-      remove: () => onChange({ ...value, orgPath: null }),
+      key: `o:${path}`,
+      label: path,
+      remove: () => onChange({ ...value, orgPaths: value.orgPaths.filter((x) => x !== path) }),
     });
   for (const g of value.groups)
     chips.push({
@@ -305,5 +308,58 @@ function RolesPicker({
         ))}
       </div>
     </>
+  );
+}
+
+/** The chosen audience in words, part by part: what the confirmation shows before sending. */
+export function AudienceSummary({ value }: { readonly value: AudienceDraft }) {
+  const i18n = useI18n();
+  const { t } = i18n;
+  const ids = parseIds(value.ids);
+  const sep = t('con.listSep');
+  return (
+    <dl className="aud-summary" data-testid="confirm-audience">
+      {value.all && (
+        <div>
+          <dt>{t('con.aud.everyone')}</dt>
+          <dd>{t('con.aud.everyoneHint')}</dd>
+        </div>
+      )}
+      {value.orgPaths.length > 0 && (
+        <div>
+          <dt>{t('con.aud.units', { count: value.orgPaths.length })}</dt>
+          <dd>
+            <ul className="aud-units">
+              {value.orgPaths.map((path) => (
+                <li key={path}>{path}</li>
+              ))}
+            </ul>
+          </dd>
+        </div>
+      )}
+      {value.roles.length > 0 && (
+        <div>
+          <dt>{t('con.aud.tab.roles')}</dt>
+          <dd>
+            {value.roles.map((r) => roleLabel(i18n, r)).join(sep)}
+            {value.orgPaths.length > 0 && (
+              <div className="muted small">{t('con.aud.rolesNarrow')}</div>
+            )}
+          </dd>
+        </div>
+      )}
+      {value.groups.length > 0 && (
+        <div>
+          <dt>{t('con.aud.tab.groups')}</dt>
+          <dd>{value.groups.join(sep)}</dd>
+        </div>
+      )}
+      {ids.length > 0 && (
+        <div>
+          <dt>{t('con.aud.tab.ids')}</dt>
+          <dd>{ids.length <= 5 ? ids.join(sep) : t('con.aud.idsChip', { count: ids.length })}</dd>
+        </div>
+      )}
+    </dl>
   );
 }

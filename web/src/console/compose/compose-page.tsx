@@ -13,6 +13,7 @@ import { Modal, PageHead } from '../ui';
 import { useResource } from '../use-resource';
 import {
   AudienceBuilder,
+  AudienceSummary,
   EMPTY_AUDIENCE,
   toAudience,
   type AudienceDraft,
@@ -498,6 +499,8 @@ export function ComposePage() {
               count: count ?? 0,
             })}
           </p>
+          <h3 className="aud-summary-title">{t('con.compose.confirmAudience')}</h3>
+          <AudienceSummary value={audience} />
           <p className="muted small">
             {scheduled
               ? t('con.compose.confirmAt', { time: i18n.dateTime(scheduled) })

@@ -17,17 +17,33 @@ function matching(nodes: readonly OrgNode[], text: string): OrgNode[] {
   return out;
 }
 
+/** Whether `path` is `unit` or below it ("农学院" holds "农学院/作物学系", not "农学院二部"). */
+const within = (path: string, unit: string) => path === unit || path.startsWith(`${unit}/`);
+
+/**
+ * The units with `path` ticked or unticked. Ticking a unit drops the chosen units below it (it
+ * holds them already), so no chosen unit is ever inside another.
+ */
+export function toggleUnit(
+  chosen: readonly string[],
+  path: string,
+  on: boolean,
+): readonly string[] {
+  const rest = chosen.filter((p) => (on ? !within(p, path) : p !== path));
+  return on ? [...rest, path] : rest;
+}
+
 /**
  * The organisation as a tree (学院 → 系 → 班级, offices), each unit with how many people are at
- * it or below it. One unit is chosen: Herald's audience filter takes one org prefix, and
- * reaches everyone at that unit or below.
+ * it or below it. Any number of units are ticked (Herald's filter.orgPrefixes): everyone at or
+ * below any of them receives the message, once. A unit inside a ticked one shows as included.
  */
 export function OrgTreePicker({
   value,
   onChange,
 }: {
-  readonly value: string | null;
-  readonly onChange: (path: string | null) => void;
+  readonly value: readonly string[];
+  readonly onChange: (paths: readonly string[]) => void;
 }) {
   const i18n = useI18n();
   const { t } = i18n;
@@ -53,19 +69,29 @@ export function OrgTreePicker({
   };
 
   const render = (list: readonly OrgNode[], depth: number) => (
-    <ul className="tree" role={depth === 0 ? 'tree' : 'group'}>
+    <ul
+      className="tree"
+      role={depth === 0 ? 'tree' : 'group'}
+      aria-multiselectable={depth === 0 ? true : undefined}
+    >
       {list.map((node) => {
         const expanded =
-          query !== '' || open.has(node.path) || (value?.startsWith(`${node.path}/`) ?? false);
-        const selected = value === node.path;
+          query !== '' || open.has(node.path) || value.some((p) => p.startsWith(`${node.path}/`));
+        const selected = value.includes(node.path);
+        // Ticked through a chosen unit above it: shown ticked, and untick that unit instead.
+        const holder = selected ? undefined : value.find((p) => within(node.path, p));
+        const covered = holder !== undefined;
         return (
           <li
             key={node.path}
             role="treeitem"
             aria-expanded={node.children.length > 0 ? expanded : undefined}
-            aria-selected={selected}
+            aria-selected={selected || covered}
           >
-            <div className={`tree-row${selected ? ' selected' : ''}`}>
+            <div
+              className={`tree-row${selected ? ' selected' : ''}${covered ? ' covered' : ''}`}
+              title={covered ? t('con.aud.covered', { unit: holder }) : undefined}
+            >
               {node.children.length > 0 ? (
                 <button
                   type="button"
@@ -80,13 +106,15 @@ export function OrgTreePicker({
               )}
               <label className="tree-label">
                 <input
-                  type="radio"
+                  type="checkbox"
                   name="org-unit"
                   value={node.path}
-                  checked={selected}
-                  onChange={() => onChange(node.path)}
+                  checked={selected || covered}
+                  disabled={covered}
+                  onChange={(e) => onChange(toggleUnit(value, node.path, e.target.checked))}
                 />
                 <span className="tree-name">{node.name}</span>
+                {covered && <span className="tree-note">{t('con.aud.included')}</span>}
                 <span className="tree-count">{i18n.number(node.count)}</span>
               </label>
             </div>
@@ -99,6 +127,14 @@ export function OrgTreePicker({
 
   return (
     <div className="org-picker">
+      {value.length > 0 && (
+        <p className="org-chosen small" data-testid="org-chosen">
+          <span>{t('con.aud.orgChosen', { count: value.length })}</span>
+          <button type="button" className="link-button" onClick={() => onChange([])}>
+            {t('con.clear')}
+          </button>
+        </p>
+      )}
       <div className="search search-small">
         <SearchIcon size={16} />
         <input

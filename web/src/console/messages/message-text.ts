@@ -8,7 +8,9 @@ export function audienceText(i18n: I18n, to: Audience): string {
   if (to.all) parts.push(t('con.aud.everyone'));
   if (to.groups?.length) parts.push(t('con.aud.groupsText', { list: to.groups.join('、') }));
   const f = to.filter;
-  if (f?.orgPrefix) parts.push(f.orgPrefix);
+  const units = [...(f?.orgPrefix ? [f.orgPrefix] : []), ...(f?.orgPrefixes ?? [])];
+  if (units.length)
+    parts.push(units.length <= 3 ? units.join('、') : t('con.aud.units', { count: units.length }));
   if (f?.roles?.length) parts.push(t('con.aud.rolesText', { list: f.roles.join('、') }));
   if (f?.attributes && Object.keys(f.attributes).length)
     parts.push(

@@ -20,6 +20,7 @@ function filterText(
 ) {
   const parts: string[] = [];
   if (filter.orgPrefix) parts.push(filter.orgPrefix);
+  if (filter.orgPrefixes?.length) parts.push(filter.orgPrefixes.join(t('con.listSep')));
   if (filter.roles?.length)
     parts.push(t('con.aud.rolesText', { list: filter.roles.map(roles).join(t('con.listSep')) }));
   if (filter.attributes)
