@@ -20,9 +20,9 @@ import {
 import { sendSafely } from '../channels/resilience/delivery-outcomes.js';
 import { newId } from '../store/ids.js';
 import type { Metrics } from '../ops/metrics.js';
-import { getMessage, type StoredMessage } from '../messages/messages-store.js';
+import { getMessages, type StoredMessage } from '../messages/messages-store.js';
 import { getCategoriesByKeys, type Category } from '../categories/categories-store.js';
-import { getSourceById, type Source } from '../sources/sources-store.js';
+import { getSourcesByIds, type Source } from '../sources/sources-store.js';
 import { recipientsByIds } from '../recipients/users-store.js';
 import type { Recipient } from '../recipients/audience-types.js';
 import { resolveTemplate } from '../templates/templates-store.js';
@@ -434,21 +434,19 @@ interface Context {
 }
 
 async function loadContext(db: Db, deliveries: readonly DeliveriesTable[]): Promise<Context> {
-  const messages = new Map<string, StoredMessage>();
-  for (const id of new Set(deliveries.map((d) => d.message_id))) {
-    const m = await getMessage(db, id);
-    if (m) messages.set(id, m);
-  }
+  const messages = await getMessages(
+    db,
+    deliveries.map((d) => d.message_id),
+  );
   const categories = new Map(
     (
       await getCategoriesByKeys(db, [...new Set([...messages.values()].map((m) => m.categoryKey))])
     ).map((c) => [c.key, c]),
   );
-  const sources = new Map<string, Source>();
-  for (const id of new Set([...messages.values()].map((m) => m.sourceId))) {
-    const s = await getSourceById(db, id);
-    if (s) sources.set(id, s);
-  }
+  const sources = await getSourcesByIds(
+    db,
+    [...messages.values()].map((m) => m.sourceId),
+  );
   const recipients = await recipientsByIds(db, [...new Set(deliveries.map((d) => d.user_id))]);
   return { messages, categories, sources, recipients };
 }

@@ -8,9 +8,14 @@ import type { Clock } from '../time/clock.js';
 import type { ProviderRegistry } from '../channels/provider-registry.js';
 import type { Recipient } from '../recipients/audience-types.js';
 import { streamAudience } from '../recipients/audience.js';
-import { preferencesFor } from '../preferences/preferences-store.js';
+import { preferencesFor, type CategoryPreference } from '../preferences/preferences-store.js';
 import { getCategoriesByKeys, type Category } from '../categories/categories-store.js';
-import { getMessage, setFanoutProgress, type StoredMessage } from '../messages/messages-store.js';
+import {
+  getMessages,
+  setDispatched,
+  setFanoutProgress,
+  type StoredMessage,
+} from '../messages/messages-store.js';
 import { insertDeliveries } from '../deliveries/deliveries-store.js';
 import { deliveryRow, planDeliveries } from './plan-deliveries.js';
 import type { CallbackEmitter } from '../callbacks/callback-emitter.js';
@@ -87,9 +92,11 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
   const large: Work[] = [];
   const small: { work: Work; recipients: Recipient[] }[] = [];
 
-  const messages = await Promise.all(
-    jobs.map((job) => getMessage(db, (job.payload as { messageId: string }).messageId)),
+  const byId = await getMessages(
+    db,
+    jobs.map((job) => (job.payload as { messageId: string }).messageId),
   );
+  const messages = jobs.map((job) => byId.get((job.payload as { messageId: string }).messageId));
   const categories = new Map(
     (
       await getCategoriesByKeys(db, [
@@ -128,12 +135,21 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
   if (small.length > 0 || done.length > 0) {
     const now = deps.clock();
     const rows: DeliveriesTable[] = [];
-    const perMessage: { work: Work; rows: DeliveriesTable[] }[] = [];
+    // Preferences of every recipient of the lease, one read per category (not per message).
+    const usersByCategory = new Map<string, Set<string>>();
+    for (const { work, recipients } of small) {
+      const users = usersByCategory.get(work.category.key) ?? new Set<string>();
+      for (const r of recipients) users.add(r.id);
+      usersByCategory.set(work.category.key, users);
+    }
+    const prefsByCategory = new Map<string, Map<string, CategoryPreference>>();
+    for (const [category, users] of usersByCategory) {
+      if (users.size > 0)
+        prefsByCategory.set(category, await preferencesFor(db, [...users], category));
+    }
     for (const { work, recipients } of small) {
       await setImmediate();
-      const planned = await plan(deps, work, recipients, now);
-      rows.push(...planned);
-      perMessage.push({ work, rows: planned });
+      rows.push(...plan(deps, work, recipients, prefsByCategory.get(work.category.key), now));
     }
     const lanes = new Map(small.map(({ work }) => [work.message.id, work.message.priority]));
     const ownerOfMessage = new Map(small.map(({ work }) => [work.message.id, work.owner]));
@@ -151,15 +167,11 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
         quota,
         deps.callbackEmitter,
       );
-      for (const { work, rows } of perMessage) {
-        const cursor = rows.length > 0 ? rows[rows.length - 1]!.user_id : null;
-        await setFanoutProgress(
-          tx,
-          work.message.id,
-          { status: 'dispatched', cursor, addRecipients: reached.get(work.message.id) ?? 0 },
-          now,
-        );
-      }
+      await setDispatched(
+        tx,
+        new Map(small.map(({ work }) => [work.message.id, reached.get(work.message.id) ?? 0])),
+        now,
+      );
       await queue.ack([...done, ...small.map((s) => s.work.job)], tx);
       return { created, exceeded };
     });
@@ -181,7 +193,12 @@ async function fanOutLarge(deps: FanoutDeps, work: Work, batchSize: number): Pro
   })) {
     await setImmediate();
     const now = clock();
-    const rows = await plan(deps, work, recipients, now);
+    const prefs = await preferencesFor(
+      db,
+      recipients.map((r) => r.id),
+      work.category.key,
+    );
+    const rows = plan(deps, work, recipients, prefs, now);
     cursor = recipients[recipients.length - 1]!.id;
     const last = recipients.length < batchSize;
     const quota: QuotaCharge = {
@@ -235,18 +252,15 @@ async function fanOutLarge(deps: FanoutDeps, work: Work, batchSize: number): Pro
   });
 }
 
-async function plan(
+/** The deliveries of `recipients`, given their preferences for the message's category. */
+function plan(
   deps: FanoutDeps,
   work: Work,
   recipients: readonly Recipient[],
+  prefs: ReadonlyMap<string, CategoryPreference> | undefined,
   now: number,
-): Promise<DeliveriesTable[]> {
+): DeliveriesTable[] {
   const { message, category } = work;
-  const prefs = await preferencesFor(
-    deps.db,
-    recipients.map((r) => r.id),
-    category.key,
-  );
   const rows: DeliveriesTable[] = [];
   for (const recipient of recipients) {
     for (const planned of planDeliveries({
@@ -254,7 +268,7 @@ async function plan(
       category,
       messageChannels: message.channels,
       messageLocale: message.locale,
-      preference: prefs.get(recipient.id),
+      preference: prefs?.get(recipient.id),
       channelServed: (c) => deps.providers.providerFor(c) !== null,
     })) {
       rows.push(deliveryRow(message.id, recipient.id, planned, now));

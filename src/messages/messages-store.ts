@@ -63,6 +63,24 @@ export async function getMessage(db: Db, id: string): Promise<StoredMessage | nu
   return row ? toMessage(row) : null;
 }
 
+/** Several messages by id, in one query per 500 (ids that name none are left out). */
+export async function getMessages(
+  db: Db,
+  ids: Iterable<string>,
+): Promise<Map<string, StoredMessage>> {
+  const wanted = [...new Set(ids)];
+  const found = new Map<string, StoredMessage>();
+  for (let i = 0; i < wanted.length; i += 500) {
+    const rows = await db
+      .selectFrom('messages')
+      .selectAll()
+      .where('id', 'in', wanted.slice(i, i + 500))
+      .execute();
+    for (const r of rows) found.set(r.id, toMessage(r));
+  }
+  return found;
+}
+
 /** Message statuses as the API shows them: `completed` is `dispatched` with nothing queued. */
 export type MessageViewStatus = MessageStatus | 'completed';
 
@@ -147,6 +165,37 @@ export async function setFanoutProgress(
     })
     .where('id', '=', id)
     .execute();
+}
+
+/**
+ * Marks messages whose fan-out finished in one go `dispatched`, adding the users each newly
+ * reached (message id → count): one statement per distinct count, not one per message. Their
+ * fan-out cursor stays as it was (none): a dispatched message is never resumed.
+ */
+export async function setDispatched(
+  db: Db,
+  reached: ReadonlyMap<string, number>,
+  now: number,
+): Promise<void> {
+  const byCount = new Map<number, string[]>();
+  for (const [id, n] of reached) {
+    const ids = byCount.get(n) ?? [];
+    ids.push(id);
+    byCount.set(n, ids);
+  }
+  for (const [n, ids] of byCount) {
+    for (let i = 0; i < ids.length; i += 500) {
+      await db
+        .updateTable('messages')
+        .set({
+          status: 'dispatched',
+          recipient_count: sql`recipient_count + ${n}`,
+          updated_at: now,
+        })
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute();
+    }
+  }
 }
 
 /** Delivery counts of a message per channel × status. */

@@ -1,5 +1,5 @@
 import type { Db } from '../store/database.js';
-import { getSourceById, type Source } from '../sources/sources-store.js';
+import { getSourcesByIds, type Source } from '../sources/sources-store.js';
 import { hasQuotas } from './quotas.js';
 import type { QuotaOwner } from './enforce-quotas.js';
 
@@ -16,8 +16,8 @@ export async function quotaOwners(
   sourceIds: Iterable<string>,
 ): Promise<Map<string, QuotaOwner>> {
   const owners = new Map<string, QuotaOwner>();
-  for (const id of new Set(sourceIds)) {
-    const owner = quotaOwnerOf(await getSourceById(db, id));
+  for (const [id, source] of await getSourcesByIds(db, sourceIds)) {
+    const owner = quotaOwnerOf(source);
     if (owner) owners.set(id, owner);
   }
   return owners;
