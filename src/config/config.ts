@@ -26,6 +26,11 @@ export interface Config {
   readonly brokerPrefix: string;
   /** RabbitMQ: unacked deliveries per lane queue consumer (docs/scale-out.md). */
   readonly brokerPrefetch: number;
+  /**
+   * RabbitMQ: how long outbox rows a relay claimed stay its own when nothing shows that it
+   * died (SQLite; on PostgreSQL a holder whose session lingers). docs/scale-out.md.
+   */
+  readonly brokerOutboxClaimSeconds: number;
   /** With a broker: `api`/`all` processes consume the AMQP ingress (docs/amqp-ingress.md). */
   readonly amqpIngress: boolean;
   /** Empty → generated on first start, stored (hashed) and printed once. */
@@ -177,6 +182,12 @@ export const CONFIG_SPEC = {
     10_000,
     'RabbitMQ: unacknowledged jobs a worker holds per topic and lane queue (see docs/scale-out.md).',
   ),
+  HERALD_BROKER_OUTBOX_CLAIM_SECONDS: int(
+    30,
+    5,
+    3600,
+    'RabbitMQ: outbox rows a process claimed to publish wait this long for another process when it dies unseen (on PostgreSQL a killed process is seen at once; see docs/scale-out.md).',
+  ),
   HERALD_AMQP_INGRESS: bool(
     true,
     'With HERALD_BROKER_URL: api and all processes take messages from the AMQP exchange herald.ingress (false: HTTP only).',
@@ -324,6 +335,7 @@ export function loadConfig(env: Env = process.env): Config {
     brokerUrl: values.HERALD_BROKER_URL as string,
     brokerPrefix: values.HERALD_BROKER_PREFIX as string,
     brokerPrefetch: values.HERALD_BROKER_PREFETCH as number,
+    brokerOutboxClaimSeconds: values.HERALD_BROKER_OUTBOX_CLAIM_SECONDS as number,
     amqpIngress: values.HERALD_AMQP_INGRESS as boolean,
     adminToken: values.HERALD_ADMIN_TOKEN as string,
     demo: values.HERALD_DEMO as boolean,

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Db } from '../store/database.js';
+import type { Presence } from '../store/presence.js';
 import type { Clock } from '../time/clock.js';
 import type { Queue } from '../queue/queue.js';
 import { RabbitMqQueue } from '../queue/rabbitmq/rabbitmq-queue.js';
@@ -35,6 +36,8 @@ export function openQueue(
     readonly embedded: () => Queue;
     /** Names this process's broker connections (`herald api`, `herald worker` …). */
     readonly name?: string;
+    /** The store's presence factory (PostgreSQL): outbox claims of a dead process are seen. */
+    readonly openPresence?: ((label: string) => Presence) | null;
   },
 ): OpenedQueue {
   if (!config.brokerUrl) return { queue: deps.embedded(), outboxSize: null };
@@ -46,6 +49,8 @@ export function openQueue(
     prefix: config.brokerPrefix,
     prefetch: config.brokerPrefetch,
     topics: HERALD_TOPICS,
+    outboxClaimMs: config.brokerOutboxClaimSeconds * 1000,
+    presence: deps.openPresence?.('herald relay') ?? null,
     ...(deps.name ? { name: deps.name } : {}),
   });
   return { queue, outboxSize: () => queue.outboxSize() };

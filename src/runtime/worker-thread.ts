@@ -39,6 +39,7 @@ const { queue } = openQueue(config, {
   clock,
   log,
   embedded: () => new EmbeddedQueue(db, clock, signals),
+  openPresence: store.openPresence,
 });
 const hub = new InboxHub(signals);
 const metrics = new Metrics({ queue: null, processMetrics: false });

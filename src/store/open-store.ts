@@ -8,6 +8,8 @@ import { postgresDialect, sqliteDialect, type SqlDialect } from './sql-dialect.j
 import { openSqlite } from './sqlite/open-sqlite.js';
 import { ensureSchema, openPostgres } from './postgres/open-postgres.js';
 import { PgPeerSignals } from './postgres/pg-peer-signals.js';
+import { PgPresence } from './postgres/pg-presence.js';
+import type { Presence } from './presence.js';
 import { threadSignals, type PeerSignals } from '../runtime/peer-signals.js';
 
 /** The database Herald runs on, with the wake-up transport that reaches everyone sharing it. */
@@ -19,6 +21,12 @@ export interface Store {
    * process (PostgreSQL LISTEN/NOTIFY).
    */
   readonly signals: PeerSignals;
+  /**
+   * A new presence (a token the database shows while its holder lives, on a connection of
+   * its own outside the pool), tokens `<label> <random>`; null where the database cannot
+   * show one (SQLite). Its opener starts and closes it.
+   */
+  readonly openPresence: ((label: string) => Presence) | null;
   /** Migrations this open applied (with `migrate`). */
   readonly applied: readonly string[];
   /** Closes the signals, then the database. */
@@ -57,6 +65,7 @@ async function openSqliteStore(config: Config, opts: OpenStoreOptions): Promise<
     db,
     dialect: sqliteDialect,
     signals,
+    openPresence: null,
     applied,
     async close() {
       await signals.close();
@@ -102,6 +111,8 @@ async function openPostgresStore(config: Config, opts: OpenStoreOptions): Promis
       db,
       dialect: postgresDialect,
       signals: started,
+      openPresence: (label) =>
+        new PgPresence({ db, newClient: opened.newClient, label, ...(log ? { log } : {}) }),
       applied,
       async close() {
         await started.close();

@@ -1,8 +1,9 @@
 /**
  * The SQL of the broker outbox (`broker_outbox`, migration 004), portable between SQLite and
- * PostgreSQL: plain INSERT/UPDATE/DELETE with RETURNING, which both speak.
+ * PostgreSQL: plain INSERT/UPDATE/DELETE with RETURNING, which both speak — except the claim
+ * under a presence, which only PostgreSQL has.
  */
-import type { Insertable, Selectable } from 'kysely';
+import { sql, type Insertable, type RawBuilder, type Selectable } from 'kysely';
 import type { Db, Tx } from '../../store/database.js';
 import type { BrokerOutboxTable } from '../../store/schema.js';
 import type { Lane, LaneDepth } from '../queue.js';
@@ -52,6 +53,62 @@ export async function claimOutbox(
     .returningAll()
     .execute();
   return rows.sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+/** What a claim under a presence needs of it (src/store/presence.ts). */
+export interface ClaimPresence {
+  /** The token held now: the claim's. */
+  readonly token: string;
+  readonly prefix: string;
+  /** SQL selecting the column `token` of every token held now. */
+  readonly held: RawBuilder<unknown>;
+}
+
+/**
+ * Claims like claimOutbox, and also takes rows whose claim is still running but whose holder
+ * is gone: claimed under a presence token (`prefix…`) that PostgreSQL no longer shows. Claims
+ * under other tokens (SQLite's, a relay without presence) are taken only once they ran out.
+ * Safe against a relay that is alive:
+ *
+ * - Nothing is claimed unless `presence.token` itself is held (checked in this statement):
+ *   a relay whose session just died, and does not know yet, claims nothing — others would
+ *   see its token gone and take the rows from under it.
+ * - A token is held before any row names it (the presence shows it before handing it out)
+ *   and never again once lost (a lost session comes back under a new one). So a token seen
+ *   on a row of this statement's snapshot but missing from `pg_stat_activity` (read after the
+ *   snapshot) is gone for good.
+ * - The UPDATE takes a row only in the version that was judged (same token and expiry):
+ *   a row another relay claimed meanwhile — perhaps under a token too new for the
+ *   `pg_stat_activity` read above — is skipped, not stolen.
+ */
+export async function claimOutboxWithPresence(
+  db: Db,
+  presence: ClaimPresence,
+  limit: number,
+  now: number,
+  claimMs: number,
+): Promise<OutboxRow[]> {
+  const { token, prefix, held } = presence;
+  const { rows } = await sql<OutboxRow>`
+    with held as materialized (${held}),
+    picked as materialized (
+      select id, claim_token, claimed_until from broker_outbox
+      where exists (select 1 from held where held.token = ${token})
+        and (claimed_until is null
+          or claimed_until < ${now}
+          or (starts_with(claim_token, ${prefix})
+            and claim_token not in (select held.token from held)))
+      order by id
+      limit ${limit}
+    )
+    update broker_outbox as o
+    set claim_token = ${token}, claimed_until = ${now + claimMs}
+    from picked as p
+    where o.id = p.id
+      and o.claim_token is not distinct from p.claim_token
+      and o.claimed_until is not distinct from p.claimed_until
+    returning o.*`.execute(db);
+  return [...rows].sort((a, b) => Number(a.id) - Number(b.id));
 }
 
 /** Deletes published rows, as long as the claim is still ours. */

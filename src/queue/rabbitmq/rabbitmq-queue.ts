@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../../store/database.js';
+import type { Presence } from '../../store/presence.js';
 import { afterCommit, inTransaction, takesAfterCommit } from '../../store/transaction.js';
 import { systemClock, type Clock } from '../../time/clock.js';
 import { serialiseJobPayload } from '../job-payload.js';
@@ -74,6 +75,17 @@ export interface RabbitMqQueueOptions {
   /** Record what the broker dead-letters (a worker process does; an API-only one need not). */
   readonly consumeDeadLetters?: boolean;
   readonly relayPollMs?: number;
+  /**
+   * The store's presence (PostgreSQL), handed over: the queue starts it and closes it last.
+   * The relay claims outbox rows under its token, so that another process's relay takes
+   * them as soon as this process's session is gone. Without one, claims only run out.
+   */
+  readonly presence?: Presence | null;
+  /**
+   * How long an outbox claim keeps other relays off the rows when nothing shows that its
+   * holder died (default 30 s; see OutboxRelay).
+   */
+  readonly outboxClaimMs?: number;
   /** Wall-clock time (the broker's delays run in real time). */
   readonly clock?: Clock;
   /** Connection name shown by the broker; default `herald <host> <pid>`. */
@@ -106,6 +118,7 @@ export class RabbitMqQueue implements Queue {
   readonly #consumeDeadLetters: boolean;
   readonly #publisher: Publisher;
   readonly #relay: OutboxRelay;
+  readonly #presence: Presence | null;
   readonly #consumerLink: BrokerLink;
   #channel: Channel | null = null;
   /** Topics some lease asked for: consumed now and after every reconnect. */
@@ -147,7 +160,9 @@ export class RabbitMqQueue implements Queue {
       publisher: this.#publisher,
       log: this.#log,
       clock: this.#clock,
+      presence: opts.presence ?? null,
       ...(opts.relayPollMs !== undefined ? { pollMs: opts.relayPollMs } : {}),
+      ...(opts.outboxClaimMs !== undefined ? { claimMs: opts.outboxClaimMs } : {}),
       onPublished: (jobs) => {
         if (jobs.some((j) => j.availableAt - this.#clock() <= DUE_TOLERANCE_MS)) this.#wake();
       },
@@ -159,6 +174,9 @@ export class RabbitMqQueue implements Queue {
       setup: (connection, link) => this.#setupConsumer(connection, link),
       onDown: () => this.#forgetChannel(),
     });
+    this.#presence = opts.presence ?? null;
+    this.#presence?.onHeld(() => this.#relay.kick());
+    this.#presence?.start();
     this.#publisher.start();
     this.#relay.start();
   }
@@ -395,6 +413,8 @@ export class RabbitMqQueue implements Queue {
     this.#relay.stop();
     await this.#relay.idle();
     while (this.#publishing.size > 0) await Promise.allSettled([...this.#publishing]);
+    // Last: rows still claimed under its token go to the other relays at once.
+    await this.#presence?.close();
     // Closing the consumer channel stops the deliveries and hands every unacked one (buffered,
     // or leased by a handler that failed) back to the broker, which redelivers it elsewhere.
     this.#forgetChannel();
@@ -646,12 +666,20 @@ export class RabbitMqQueue implements Queue {
    * statement and one commit fewer per transaction, and no wait for it). They are written
    * unclaimed, for the relay's next pass, when the broker link is down or too many direct
    * publications are under way (a slow broker: then the relay's one-pass-at-a-time batches
-   * take over). Claimed rows of a process that dies before publishing them wait out their
-   * claim (30 s), as rows claimed by a relay pass do.
+   * take over), and while the relay's presence holds no token (PostgreSQL reconnecting).
+   * Claimed rows of a process that dies before publishing them are taken by another relay
+   * as soon as PostgreSQL sees its session gone (see OutboxRelay), as rows claimed by a relay
+   * pass are.
    */
   async #insertForCommit(tx: Tx, rows: readonly NewOutboxRow[]): Promise<void> {
-    if (!this.#closed && this.#publisher.ready && this.#publishing.size < MAX_DIRECT_PUBLICATIONS) {
-      const inserted = await insertOutbox(tx, this.#claimed(rows));
+    const token = this.#relay.claimToken;
+    if (
+      token !== null &&
+      !this.#closed &&
+      this.#publisher.ready &&
+      this.#publishing.size < MAX_DIRECT_PUBLICATIONS
+    ) {
+      const inserted = await insertOutbox(tx, this.#claimed(rows, token));
       await afterCommit(tx, () => this.#publishDirect(inserted));
       return;
     }
@@ -659,9 +687,9 @@ export class RabbitMqQueue implements Queue {
     await afterCommit(tx, () => this.#relay.kick());
   }
 
-  #claimed(rows: readonly NewOutboxRow[]): NewOutboxRow[] {
+  #claimed(rows: readonly NewOutboxRow[], token: string): NewOutboxRow[] {
     const claimedUntil = this.#clock() + this.#relay.claimMs;
-    return rows.map((r) => ({ ...r, claim_token: this.#relay.token, claimed_until: claimedUntil }));
+    return rows.map((r) => ({ ...r, claim_token: token, claimed_until: claimedUntil }));
   }
 
   /** Publishes committed rows this relay holds; close() waits for these. */
@@ -681,13 +709,16 @@ export class RabbitMqQueue implements Queue {
    * left in the outbox when it is unreachable (the relay retries).
    */
   async #publishNow(rows: readonly NewOutboxRow[]): Promise<void> {
-    const claimed = this.#claimed(rows);
-    if (!this.#publisher.ready) {
-      // The relay publishes them when the broker is back.
+    const token = this.#relay.claimToken;
+    if (!this.#publisher.ready || token === null) {
+      // The relay publishes them when the broker (or its presence) is back.
       await inTransaction(this.#db, (tx) => insertOutbox(tx, rows));
+      this.#relay.kick();
       return;
     }
-    const inserted = await inTransaction(this.#db, (tx) => insertOutbox(tx, claimed));
+    const inserted = await inTransaction(this.#db, (tx) =>
+      insertOutbox(tx, this.#claimed(rows, token)),
+    );
     await this.#relay.publishClaimed(inserted);
   }
 
