@@ -57,12 +57,15 @@ export interface Contacts {
 
 export interface Preferences {
   readonly locale: string;
+  /** IANA time zone: where times are shown, and dates in messages are written. */
+  readonly timezone: string;
   readonly contacts: Contacts;
   readonly categories: readonly CategoryPreference[];
 }
 
 export interface PreferencesChange {
   readonly locale?: Locale;
+  readonly timezone?: string;
   readonly categories?: readonly {
     readonly key: string;
     readonly enabled?: boolean;

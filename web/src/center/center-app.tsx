@@ -79,6 +79,7 @@ function CenterLayout({ children }: { children: ReactNode }) {
       onLogout={() => void logout().then(() => navigate('/login', { replace: true }))}
       status={<LiveDot />}
       notice={<LiveNotice />}
+      zoneSettings="/preferences#timezone"
     >
       {children}
     </AppShell>

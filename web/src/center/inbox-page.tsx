@@ -142,7 +142,7 @@ export function InboxPage() {
                       <time
                         className="inbox-item-time"
                         dateTime={item.createdAt}
-                        title={i18n.dateTime(item.createdAt)}
+                        title={i18n.dateTime(item.createdAt, { zone: true })}
                       >
                         {i18n.relative(item.createdAt, now)}
                       </time>

@@ -94,7 +94,7 @@ export function MessageDetail({ id, known, backTo, onRead }: MessageDetailProps)
         <div>
           <dt>{t('message.received')}</dt>
           <dd>
-            <time dateTime={shown.createdAt}>{i18n.dateTime(shown.createdAt)}</time>
+            <time dateTime={shown.createdAt}>{i18n.dateTime(shown.createdAt, { zone: true })}</time>
             <span className="muted"> · {i18n.relative(shown.createdAt, now)}</span>
           </dd>
         </div>

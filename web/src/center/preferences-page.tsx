@@ -1,10 +1,13 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
+import { useLocation } from 'react-router';
 import type { CategoryPreference, Contacts, Preferences } from '../api/center-types';
 import { AlertIcon, LockIcon } from '../components/icons';
 import { ErrorState, InlineError, Loading } from '../components/states';
+import { useNow } from '../components/use-now';
 import { useI18n } from '../i18n/i18n-provider';
 import type { MessageKey } from '../i18n/dictionary';
 import { LOCALE_NAMES, LOCALES, closestLocale, type Locale } from '../i18n/locale';
+import { knownTimeZone, timeZoneChoices } from '../i18n/time-zones';
 import { useSession } from '../session/session-provider';
 import { useLiveInbox } from './live-inbox';
 
@@ -50,6 +53,14 @@ export function PreferencesPage() {
   const [loadError, setLoadError] = useState<unknown>(null);
   const [attempt, setAttempt] = useState(0);
   const [save, setSave] = useState<SaveState>({ kind: 'idle' });
+  const location = useLocation();
+  const loaded = prefs !== null;
+
+  // The header's zone hint links to #timezone: show that card once it is there.
+  useEffect(() => {
+    if (loaded && location.hash === '#timezone')
+      document.getElementById('timezone')?.scrollIntoView({ block: 'start' });
+  }, [loaded, location.hash]);
 
   useEffect(() => {
     let cancelled = false;
@@ -82,10 +93,11 @@ export function PreferencesPage() {
       </div>
     );
 
+  /** Saves a change shown at once; answers what Herald stored, or null when it refused. */
   async function change(
     body: Parameters<typeof api.changePreferences>[0],
     optimistic: Preferences,
-  ) {
+  ): Promise<Preferences | null> {
     const before = prefs;
     setPrefs(optimistic);
     setSave({ kind: 'saving' });
@@ -94,9 +106,11 @@ export function PreferencesPage() {
       setPrefs(saved);
       live.setCategories(saved.categories);
       setSave({ kind: 'saved' });
+      return saved;
     } catch (error) {
       setPrefs(before);
       setSave({ kind: 'failed', error });
+      return null;
     }
   }
 
@@ -126,6 +140,15 @@ export function PreferencesPage() {
   const chooseLocale = (locale: Locale) => {
     i18n.setLocale(locale);
     void change({ locale }, { ...prefs, locale });
+  };
+
+  // Every time on screen moves to the new zone at once, and back if Herald refuses it.
+  const chooseTimeZone = (timezone: string) => {
+    const before = prefs.timezone;
+    i18n.setTimeZone(timezone);
+    void change({ timezone }, { ...prefs, timezone }).then((saved) =>
+      i18n.setTimeZone(saved ? saved.timezone : before),
+    );
   };
 
   const columns = CHANNEL_ORDER.filter((ch) =>
@@ -271,6 +294,8 @@ export function PreferencesPage() {
         </div>
       </section>
 
+      <TimeZoneCard timezone={prefs.timezone} onChoose={chooseTimeZone} />
+
       <section className="card" aria-labelledby="prefs-contacts">
         <h2 id="prefs-contacts" className="card-title">
           {t('prefs.contacts.title')}
@@ -289,6 +314,60 @@ export function PreferencesPage() {
         </dl>
       </section>
     </div>
+  );
+}
+
+/** The account's time zone: a select of common zones (the device's among them) and all others. */
+function TimeZoneCard(props: { readonly timezone: string; onChoose(zone: string): void }) {
+  const i18n = useI18n();
+  const { t, locale, deviceTimeZone } = i18n;
+  const now = useNow();
+  const current = knownTimeZone(props.timezone) ?? props.timezone;
+  const device = knownTimeZone(deviceTimeZone) ?? deviceTimeZone;
+  const choices = useMemo(
+    () => timeZoneChoices(locale, [current, device]),
+    [locale, current, device],
+  );
+  return (
+    <section className="card" id="timezone" aria-labelledby="prefs-timezone">
+      <h2 id="prefs-timezone" className="card-title">
+        {t('prefs.timezone.title')}
+      </h2>
+      <p className="card-hint">{t('prefs.timezone.hint')}</p>
+      <select
+        className="select zone-select"
+        name="timezone"
+        aria-labelledby="prefs-timezone"
+        value={current}
+        onChange={(e) => props.onChoose(e.target.value)}
+      >
+        <optgroup label={t('prefs.timezone.common')}>
+          {choices.common.map((o) => (
+            <option key={o.zone} value={o.zone}>
+              {o.zone === device ? t('prefs.timezone.thisDevice', { zone: o.label }) : o.label}
+            </option>
+          ))}
+        </optgroup>
+        <optgroup label={t('prefs.timezone.all')}>
+          {choices.others.map((o) => (
+            <option key={o.zone} value={o.zone}>
+              {o.label}
+            </option>
+          ))}
+        </optgroup>
+      </select>
+      <p className="zone-now" data-testid="zone-now">
+        {t('prefs.timezone.now', { time: i18n.clock(now), zone: i18n.zoneName(current) })}
+      </p>
+      {i18n.foreignZone && (
+        <p className="zone-device">
+          {t('prefs.timezone.device', { zone: i18n.zoneName(device), id: device })}{' '}
+          <button type="button" className="link-button" onClick={() => props.onChoose(device)}>
+            {t('prefs.timezone.useDevice')}
+          </button>
+        </p>
+      )}
+    </section>
   );
 }
 

@@ -3,6 +3,7 @@ import { Link, NavLink } from 'react-router';
 import { useI18n } from '../i18n/i18n-provider';
 import { LanguageSwitch } from './language-switch';
 import { LogoMark, LogoutIcon } from './icons';
+import { ZoneHint } from './zone-hint';
 
 export interface NavItem {
   readonly to: string;
@@ -26,16 +27,19 @@ export interface AppShellProps {
   readonly status?: ReactNode;
   /** A full-width line under the header (connection lost, maintenance …). */
   readonly notice?: ReactNode;
+  /** Where the signed-in user changes their time zone (the header's zone hint leads there). */
+  readonly zoneSettings?: string;
   readonly children: ReactNode;
 }
 
 /**
  * The frame of every signed-in screen, for the message center and the console alike: brand and
- * area, navigation with badges, language switch, the user and sign-out. On a phone the
+ * area, navigation with badges, the zone times are shown in (when it is not the device's),
+ * language switch, the user and sign-out. On a phone the
  * navigation becomes a row of tabs under the header.
  */
 export function AppShell(props: AppShellProps) {
-  const { area, home, nav, user, onLogout, status, notice, children } = props;
+  const { area, home, nav, user, onLogout, status, notice, zoneSettings, children } = props;
   const { t } = useI18n();
   return (
     <div className="app">
@@ -61,6 +65,7 @@ export function AppShell(props: AppShellProps) {
           </nav>
           <div className="app-header-actions">
             {status}
+            {user && <ZoneHint settings={zoneSettings} variant="chip" />}
             <LanguageSwitch />
             {user && (
               <span className="user" title={t('nav.signedInAs', { name: user.name })}>
@@ -82,6 +87,7 @@ export function AppShell(props: AppShellProps) {
           </div>
         </div>
       </header>
+      {user && <ZoneHint settings={zoneSettings} variant="bar" />}
       {notice}
       <main className="app-main">{children}</main>
     </div>

@@ -107,3 +107,10 @@ export const LogoMark = ({ size = 28 }: { readonly size?: number }) => (
     <path d="M9.5 9h13l-6.5 4.5z" fill="#fff" opacity=".7" />
   </svg>
 );
+
+export const ClockIcon = (p: IconProps) => (
+  <Icon {...p}>
+    <circle cx="12" cy="12" r="9" />
+    <path d="M12 7v5l3 2" />
+  </Icon>
+);

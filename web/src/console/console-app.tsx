@@ -116,6 +116,7 @@ function ConsoleLayout({ children }: { children: ReactNode }) {
         ]}
         user={{ name: me.name, detail: me.externalId }}
         onLogout={() => void logout().then(() => navigate('/admin', { replace: true }))}
+        zoneSettings="/preferences#timezone"
       >
         <ReferenceDataProvider>{children}</ReferenceDataProvider>
       </AppShell>

@@ -2,7 +2,8 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useState } 
 import type { ReactNode } from 'react';
 import { DICTIONARIES, type MessageKey } from './dictionary';
 import { initialLocale, storeLocale, type Locale } from './locale';
-import { formatDateTime, formatRelative } from './format-time';
+import { formatClock, formatDateTime, formatRelative } from './format-time';
+import { deviceTimeZone, knownTimeZone, sameClock, timeZoneName } from './time-zones';
 
 export type Params = Readonly<Record<string, string | number>>;
 
@@ -14,7 +15,26 @@ export interface I18n {
   t(key: MessageKey, params?: Params): string;
   /** A name given in several languages by the API (e.g. a category's), in the UI's one. */
   pick(names: Readonly<Record<string, string>>, fallback: string): string;
-  dateTime(iso: string | Date): string;
+  /**
+   * Where times are shown: the signed-in account's zone (IANA), else the device's. Every
+   * formatter below uses it.
+   */
+  readonly timeZone: string;
+  /** Whether `timeZone` shows another clock than this device: times then deserve a hint. */
+  readonly foreignZone: boolean;
+  /** The zone this device is set to. */
+  readonly deviceTimeZone: string;
+  /** The account's zone (from `GET /v1/me` or a change in preferences); null: the device's. */
+  setTimeZone(zone: string | null): void;
+  /** A zone's name for a reader (北京时间, Central European Time …); default: `timeZone`. */
+  zoneName(zone?: string): string;
+  /**
+   * "2026年11月27日 09:05"; with `zone: true` and a `foreignZone`, the zone's name follows
+   * ("2026年11月27日 09:05（北京时间）") for where a time is read on its own.
+   */
+  dateTime(iso: string | Date, options?: { readonly zone?: boolean }): string;
+  /** The clock time only, "09:05". */
+  clock(iso: string | Date): string;
   relative(iso: string | Date, now?: Date): string;
   number(n: number): string;
 }
@@ -23,6 +43,7 @@ const I18nContext = createContext<I18n | null>(null);
 
 export function I18nProvider({ children }: { children: ReactNode }) {
   const [locale, setLocaleState] = useState<Locale>(initialLocale);
+  const [accountZone, setAccountZone] = useState<string | null>(null);
 
   useEffect(() => {
     document.documentElement.lang = locale;
@@ -32,6 +53,9 @@ export function I18nProvider({ children }: { children: ReactNode }) {
     storeLocale(next);
     setLocaleState(next);
   }, []);
+
+  // A zone this browser does not know (an older ICU) is shown in the device's instead.
+  const setTimeZone = useCallback((zone: string | null) => setAccountZone(knownTimeZone(zone)), []);
 
   const value = useMemo<I18n>(() => {
     const dictionary = DICTIONARIES[locale];
@@ -50,17 +74,33 @@ export function I18nProvider({ children }: { children: ReactNode }) {
       );
     };
     const toDate = (d: string | Date) => (typeof d === 'string' ? new Date(d) : d);
+    const device = deviceTimeZone();
+    const timeZone = accountZone ?? device;
+    const foreignZone = !sameClock(timeZone, device);
+    const zoneName = (zone = timeZone) => timeZoneName(zone, locale);
     return {
       locale,
       setLocale,
       t,
       pick: (names, fallback) =>
         names[locale] ?? names[locale.split('-')[0]!] ?? names['zh-CN'] ?? names.en ?? fallback,
-      dateTime: (d) => formatDateTime(toDate(d), locale),
-      relative: (d, now = new Date()) => formatRelative(toDate(d), now, locale, t('time.justNow')),
+      timeZone,
+      foreignZone,
+      deviceTimeZone: device,
+      setTimeZone,
+      zoneName,
+      dateTime: (d, options = {}) => {
+        const text = formatDateTime(toDate(d), locale, timeZone);
+        return options.zone && foreignZone
+          ? t('time.inZone', { time: text, zone: zoneName() })
+          : text;
+      },
+      clock: (d) => formatClock(toDate(d), locale, timeZone),
+      relative: (d, now = new Date()) =>
+        formatRelative(toDate(d), now, locale, timeZone, t('time.justNow')),
       number: (n) => numbers.format(n),
     };
-  }, [locale, setLocale]);
+  }, [locale, setLocale, accountZone, setTimeZone]);
 
   return <I18nContext.Provider value={value}>{children}</I18nContext.Provider>;
 }

@@ -30,14 +30,16 @@ export interface CookieSession<Api, S> {
 
 /**
  * A session kept in the HttpOnly cookie that `POST /v1/auth/login` sets; who is signed in is
- * learnt from `GET /v1/me`. `signedIn` turns the answer into the app's signed-in state.
+ * learnt from `GET /v1/me`. `signedIn` turns the answer into the app's signed-in state. The
+ * account's time zone becomes the one every time on screen is shown in; signed out, the
+ * device's.
  */
 export function useCookieSession<
-  M extends { readonly locale?: string | null },
+  M extends { readonly locale?: string | null; readonly timezone?: string | null },
   Api extends SessionCalls<M>,
   S extends { readonly status: string },
 >(makeApi: (client: ApiClient) => Api, signedIn: (me: M) => S): CookieSession<Api, S> {
-  const { setLocale } = useI18n();
+  const { setLocale, setTimeZone } = useI18n();
   const [state, setState] = useState<UnsignedState | S>({ status: 'loading' });
   const stateRef = useRef(state);
   stateRef.current = state;
@@ -50,25 +52,30 @@ export function useCookieSession<
       makeApiRef.current(
         createApiClient({
           onUnauthenticated: () => {
-            if (stateRef.current.status === 'signed-in')
+            if (stateRef.current.status === 'signed-in') {
               setState({ status: 'anonymous', expired: true });
+              setTimeZone(null);
+            }
           },
         }),
       ),
-    [],
+    [setTimeZone],
   );
 
   const refresh = useCallback(async () => {
     try {
-      setState(signedInRef.current(await api.me()));
+      const me = await api.me();
+      setTimeZone(me.timezone ?? null);
+      setState(signedInRef.current(me));
     } catch (error) {
-      setState(
-        isApiError(error, 'unauthenticated')
-          ? { status: 'anonymous', expired: false }
-          : { status: 'unknown', error },
-      );
+      if (isApiError(error, 'unauthenticated')) {
+        setTimeZone(null);
+        setState({ status: 'anonymous', expired: false });
+      } else {
+        setState({ status: 'unknown', error });
+      }
     }
-  }, [api]);
+  }, [api, setTimeZone]);
 
   useEffect(() => {
     void refresh();
@@ -81,18 +88,20 @@ export function useCookieSession<
       // A browser that never chose a language takes the account's.
       const accountLocale = closestLocale(me.locale);
       if (!storedLocale() && accountLocale) setLocale(accountLocale);
+      setTimeZone(me.timezone ?? null);
       setState(signedInRef.current(me));
     },
-    [api, setLocale],
+    [api, setLocale, setTimeZone],
   );
 
   const logout = useCallback(async () => {
     try {
       await api.logout();
     } finally {
+      setTimeZone(null);
       setState({ status: 'anonymous', expired: false });
     }
-  }, [api]);
+  }, [api, setTimeZone]);
 
   return useMemo(
     () => ({ state, api, login, logout, refresh }),

@@ -5,13 +5,12 @@ const PARTS = ['delivered', 'failed', 'suppressed', 'pending'] as const;
 
 /**
  * Deliveries per clock hour as stacked bars (delivered, failed, suppressed, pending), hours in
- * the reader's time zone. Plain boxes, no chart library: it has to fit a phone and a desktop.
+ * the operator's time zone. Plain boxes, no chart library: it has to fit a phone and a desktop.
  */
 export function HourlyChart({ series }: { readonly series: Overview['series'] }) {
   const i18n = useI18n();
   const { t, number } = i18n;
   const max = Math.max(1, ...series.map((h) => h.accepted));
-  const hour = new Intl.DateTimeFormat(i18n.locale, { hour: '2-digit', minute: '2-digit' });
   const labels: Record<(typeof PARTS)[number], string> = {
     delivered: t('con.dash.col.delivered'),
     failed: t('con.dash.col.failed'),
@@ -26,7 +25,7 @@ export function HourlyChart({ series }: { readonly series: Overview['series'] })
       </div>
       <div className="chart-bars">
         {series.map((h, i) => {
-          const when = hour.format(new Date(h.from));
+          const when = i18n.clock(h.from);
           const summary = `${when}: ${PARTS.map((p) => `${labels[p]} ${number(h[p])}`).join(', ')}`;
           return (
             <div key={h.from} className="chart-col" title={summary} aria-label={summary} role="img">

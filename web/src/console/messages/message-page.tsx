@@ -102,7 +102,7 @@ function MessageBody({
           <span className="head-meta">
             <MessageStatusTag status={m.status} />
             <span>{sourceName}</span>
-            <span>{i18n.dateTime(m.createdAt)}</span>
+            <span>{i18n.dateTime(m.createdAt, { zone: true })}</span>
           </span>
         }
       />
@@ -125,7 +125,7 @@ function MessageBody({
               [t('con.msg.locale'), m.locale ?? t('con.msg.eachOwn')],
               [
                 m.status === 'scheduled' ? t('con.msg.sendAt') : t('con.msg.accepted'),
-                i18n.dateTime(m.status === 'scheduled' ? m.sendAt : m.createdAt),
+                i18n.dateTime(m.status === 'scheduled' ? m.sendAt : m.createdAt, { zone: true }),
               ],
               [t('con.msg.id'), <span className="mono">{m.id}</span>],
             ]}
@@ -147,7 +147,7 @@ function MessageBody({
         {channels.length === 0 ? (
           <p className="muted" data-testid="no-deliveries">
             {m.status === 'scheduled'
-              ? t('con.msg.notYet', { time: i18n.dateTime(m.sendAt) })
+              ? t('con.msg.notYet', { time: i18n.dateTime(m.sendAt, { zone: true }) })
               : t('con.msg.planning')}
           </p>
         ) : (

@@ -4,6 +4,7 @@ import type { Message } from '../../api/console-types';
 import { EmptyState, ErrorState, Loading } from '../../components/states';
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useNow } from '../../components/use-now';
+import { dateInputInstant } from '../../i18n/format-time';
 import { useI18n } from '../../i18n/i18n-provider';
 import { MessagesIcon, SearchIcon, SendIcon } from '../console-icons';
 import { categoryName } from '../labels';
@@ -16,11 +17,9 @@ import { audienceText, dataSnippet } from './message-text';
 const STATUSES = ['scheduled', 'accepted', 'fanning_out', 'dispatched', 'completed'] as const;
 const FILTERS = ['q', 'source', 'category', 'status', 'since', 'until'] as const;
 
-/** A local calendar day (yyyy-mm-dd from a date input) → its start as an ISO instant. */
-function dayStart(day: string, plusDays = 0): string | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
-  if (!m) return undefined;
-  return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + plusDays).toISOString();
+/** A calendar day (yyyy-mm-dd from a date input) in the operator's zone → its first instant. */
+function dayStart(day: string, timeZone: string, plusDays = 0): string | undefined {
+  return dateInputInstant(day, timeZone, plusDays)?.toISOString();
 }
 
 /** Every message, newest first, searchable by source, category, status, time and text. */
@@ -56,8 +55,8 @@ export function MessagesPage() {
     source: get('source') || undefined,
     category: get('category') || undefined,
     status: get('status') || undefined,
-    since: dayStart(get('since')),
-    until: dayStart(get('until'), 1),
+    since: dayStart(get('since'), i18n.timeZone),
+    until: dayStart(get('until'), i18n.timeZone, 1),
   };
   const list = usePagedList(JSON.stringify(search), (cursor) =>
     api.messages({ ...search, cursor }),
@@ -287,7 +286,7 @@ function MessagesTable({
                   )}
                 </td>
                 <td data-label={t('con.msgs.time')}>
-                  <time dateTime={m.createdAt} title={i18n.dateTime(m.createdAt)}>
+                  <time dateTime={m.createdAt} title={i18n.dateTime(m.createdAt, { zone: true })}>
                     {i18n.relative(m.createdAt, now)}
                   </time>
                   {m.status === 'scheduled' && (
