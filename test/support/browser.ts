@@ -87,8 +87,14 @@ export function ensureWebBuilt(): void {
 
 export interface TestBrowser {
   readonly browser: Browser;
-  /** A fresh context (own cookies and localStorage) and page at this viewport. */
-  page(viewport: ViewportName, options?: { locale?: string }): Promise<TestPage>;
+  /**
+   * A fresh context (own cookies and localStorage) and page at this viewport; the device's
+   * language and time zone are zh-CN and Asia/Shanghai unless given.
+   */
+  page(
+    viewport: ViewportName,
+    options?: { locale?: string; timezoneId?: string },
+  ): Promise<TestPage>;
   close(): Promise<void>;
 }
 
@@ -113,7 +119,7 @@ export async function openBrowser(): Promise<TestBrowser> {
       const context = await browser.newContext({
         viewport: VIEWPORTS[viewport],
         locale: options.locale ?? 'zh-CN',
-        timezoneId: 'Asia/Shanghai',
+        timezoneId: options.timezoneId ?? 'Asia/Shanghai',
         ...(phone ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
       });
       const page = await context.newPage();
