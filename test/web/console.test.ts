@@ -283,8 +283,8 @@ describe('operator console in a browser', { skip }, () => {
     await page.locator('input[name="data.book"]').fill('土壤学（第4版）');
     await page.locator('input[name="data.dueDate"]').fill('2025-02-01');
     await page.getByRole('radio', { name: '定时发送' }).check();
-    // The time offered is an hour from now, in the browser's time zone (named beside it).
-    await page.getByText('时区：Asia/Shanghai').waitFor();
+    // The time offered is an hour from now, in the operator's time zone (named beside it).
+    await page.getByText('时区：北京时间 (Asia/Shanghai)').waitFor();
     await page.locator('[data-testid="audience-count"][data-count="1"]').waitFor();
     await page.getByTestId('send').click();
     const dialog = page.getByRole('dialog');

@@ -266,5 +266,40 @@ describe('times in the account’s time zone, in a browser', { skip }, () => {
       assert.equal(since, '2026-11-27T05:00:00.000Z');
       assert.deepEqual(unexpected(tab.problems), []);
     });
+
+    test('a message scheduled in compose is read as New York wall time', async () => {
+      await page.getByRole('link', { name: '发送' }).first().click();
+      await page.locator('select[name="source"]').selectOption('lib');
+      await page.locator('select[name="category"]').selectOption('library.due');
+      await page.getByRole('tab', { name: '学号/工号' }).click();
+      await page.locator('textarea[name="ids"]').fill(STUDENT);
+      await page.locator('input[name="data.book"]').fill('土壤学（第4版）');
+      await page.locator('input[name="data.dueDate"]').fill('2025-02-01');
+      await page.getByRole('radio', { name: '定时发送' }).check();
+      await page.getByText('时区：北美东部时间 (America/New_York)').waitFor();
+      // 09:30 in New York three days from now (a wall time this Shanghai laptop does not show).
+      const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' }).format(
+        new Date(Date.now() + 3 * 24 * 3600_000),
+      );
+      await page.locator('input[name="sendAt"]').fill(`${day}T09:30`);
+      await page.locator('[data-testid="audience-count"][data-count="1"]').waitFor();
+      await page.getByTestId('send').click();
+      const dialog = page.getByRole('dialog');
+      assert.match(await dialog.innerText(), /09:30（北美东部时间）/);
+      await dialog.getByTestId('confirm-send').click();
+      await page.getByTestId('sent-note').waitFor();
+      const id = page.url().split('/admin/messages/')[1]!;
+      const operator = await sessionOf(DEMO_OPERATOR);
+      const stored = await operator('GET', `/v1/messages/${id}`);
+      const sendAt = stored.body.sendAt as string;
+      assert.equal(stored.body.status, 'scheduled');
+      assert.equal(
+        new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' }).format(new Date(sendAt)),
+        day,
+      );
+      assert.equal(clockIn(sendAt, 'America/New_York'), '09:30');
+      assert.notEqual(clockIn(sendAt, 'Asia/Shanghai'), '09:30');
+      assert.deepEqual(unexpected(tab.problems), []);
+    });
   });
 });

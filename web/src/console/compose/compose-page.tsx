@@ -3,6 +3,7 @@ import { useNavigate, useSearchParams } from 'react-router';
 import { CHANNELS, type Category, type SendRequest } from '../../api/console-types';
 import { InlineError } from '../../components/states';
 import { useDocumentTitle } from '../../components/use-document-title';
+import { dateTimeInputInstant, dateTimeInputValue } from '../../i18n/format-time';
 import { useI18n } from '../../i18n/i18n-provider';
 import { LOCALES, LOCALE_NAMES } from '../../i18n/locale';
 import { SendIcon } from '../console-icons';
@@ -23,19 +24,6 @@ import { MessagePreview } from './message-preview';
 import { newRequestKey } from './request-key';
 import { dataFromForm, templateFields, type DataField } from './template-fields';
 import { useDebounced } from './use-debounced';
-
-/** `yyyy-mm-ddThh:mm` of a datetime-local input, in this device's zone → an instant. */
-function localInstant(value: string): Date | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/.exec(value);
-  if (!m) return null;
-  const [, y, mo, d, h, mi] = m.map(Number) as [number, number, number, number, number, number];
-  return new Date(y, mo - 1, d, h, mi);
-}
-
-function localInputValue(date: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
-}
 
 const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((x) => b.includes(x));
@@ -116,7 +104,7 @@ export function ComposePage() {
     { keepPrevious: true },
   );
 
-  const scheduled = when === 'later' ? localInstant(sendAt) : null;
+  const scheduled = when === 'later' ? dateTimeInputInstant(sendAt, i18n.timeZone) : null;
   const problems: string[] = [];
   if (!source) problems.push(t('con.compose.needSource'));
   if (!category) problems.push(t('con.compose.needCategory'));
@@ -169,7 +157,7 @@ export function ComposePage() {
         ? t('con.compose.scheduleTo', { count })
         : t('con.compose.sendTo', { count })
       : t('con.compose.send');
-  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const zone = `${i18n.zoneName()} (${i18n.timeZone})`;
 
   return (
     <div className="cpage compose">
@@ -395,7 +383,10 @@ export function ComposePage() {
                       checked={when === 'later'}
                       onChange={() => {
                         setWhen('later');
-                        if (!sendAt) setSendAt(localInputValue(new Date(Date.now() + 60 * 60_000)));
+                        if (!sendAt)
+                          setSendAt(
+                            dateTimeInputValue(new Date(Date.now() + 60 * 60_000), i18n.timeZone),
+                          );
                       }}
                     />
                     {t('con.compose.later')}
@@ -408,7 +399,7 @@ export function ComposePage() {
                       type="datetime-local"
                       name="sendAt"
                       value={sendAt}
-                      min={localInputValue(new Date())}
+                      min={dateTimeInputValue(new Date(), i18n.timeZone)}
                       aria-invalid={tried && problems.includes(t('con.compose.needTime'))}
                       onChange={(e) => setSendAt(e.target.value)}
                     />
@@ -503,7 +494,7 @@ export function ComposePage() {
           <AudienceSummary value={audience} />
           <p className="muted small">
             {scheduled
-              ? t('con.compose.confirmAt', { time: i18n.dateTime(scheduled) })
+              ? t('con.compose.confirmAt', { time: i18n.dateTime(scheduled, { zone: true }) })
               : t('con.compose.confirmNow')}
           </p>
           {sendError ? <InlineError error={sendError} /> : null}
