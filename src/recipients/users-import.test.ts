@@ -128,12 +128,14 @@ describe('JSON import', () => {
         { externalId: 'e-3', name: 'ok', locale: 'chinese!', timezone: 'Mars/Olympus' },
         { externalId: 'e-4', name: 'ok', password: 'short', orgPath: '农学院//作物学系' },
         { externalId: 'e-5', name: 'ok', nickname: 'x', roles: 'teacher' },
+        // An offset has no daylight-saving rules: a user's zone must be a named one.
+        { externalId: 'e-6', name: 'ok', timezone: '+08:00' },
         'not an object',
         { externalId: 'e-ok', name: 'Valid' },
       ]),
       3000,
     );
-    assert.equal(res.failed, 7);
+    assert.equal(res.failed, 8);
     assert.equal(res.created, 1);
     assert.deepEqual(errorFields(res.results[0]), ['externalId']);
     assert.deepEqual(errorFields(res.results[1]), ['name']);
@@ -141,9 +143,10 @@ describe('JSON import', () => {
     assert.deepEqual(errorFields(res.results[3]), ['locale', 'timezone']);
     assert.deepEqual(errorFields(res.results[4]), ['orgPath', 'password']);
     assert.deepEqual(errorFields(res.results[5]), ['nickname', 'roles']);
-    assert.deepEqual(errorFields(res.results[6]), ['row']);
-    assert.equal(res.results[6]?.externalId, null);
-    assert.deepEqual(res.results[7], { row: 8, externalId: 'e-ok', status: 'created' });
+    assert.deepEqual(errorFields(res.results[6]), ['timezone']);
+    assert.deepEqual(errorFields(res.results[7]), ['row']);
+    assert.equal(res.results[7]?.externalId, null);
+    assert.deepEqual(res.results[8], { row: 9, externalId: 'e-ok', status: 'created' });
     assert.equal(await getUserByExternalId(db, 'e-2'), null);
     assert.ok(await getUserByExternalId(db, 'e-ok'));
   });

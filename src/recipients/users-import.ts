@@ -4,6 +4,7 @@ import { Problem } from '../http/problem.js';
 import type { Db } from '../store/database.js';
 import { upsertUsers, type UserInput } from './users-store.js';
 import { mapLimit } from '../runtime/map-limit.js';
+import { canonicalTimeZone } from '../time/time-zone.js';
 
 export const MAX_IMPORT_ROWS = 50_000;
 /** scrypt costs ~50 ms and 32 MiB per hash: a few at a time keep the event loop and memory sane. */
@@ -404,14 +405,6 @@ export function validateUser(
 function canonicalLocale(tag: string): string | null {
   try {
     return Intl.getCanonicalLocales(tag)[0] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function canonicalTimeZone(zone: string): string | null {
-  try {
-    return new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone;
   } catch {
     return null;
   }
