@@ -37,8 +37,9 @@ export function HourlyChart({ series }: { readonly series: Overview['series'] })
                     ),
                 )}
               </div>
+              {/* Every sixth hour, each label starting at its bar: they never crowd each other. */}
               <span className="chart-x" aria-hidden="true">
-                {i % 6 === 0 || i === series.length - 1 ? when : ''}
+                {i % 6 === 0 ? when : ''}
               </span>
             </div>
           );
