@@ -12,6 +12,7 @@ import { createServer } from './http/server.js';
 import type { Server } from './http/server-types.js';
 import { authGuards } from './http/auth-guards.js';
 import { ApiKeyCache } from './sources/api-key-cache.js';
+import { CachedLookups } from './runtime/cached-lookups.js';
 import { Metrics } from './ops/metrics.js';
 import { opsRoutes } from './ops/ops-routes.js';
 import { createOpsServer } from './ops/ops-server.js';
@@ -159,6 +160,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // API keys and their sources, cached; a change made here reaches the others by signal.
   const apiKeys = new ApiKeyCache({ db, signals });
   const guards = authGuards(db, () => adminHash, clock, apiKeys);
+  // Categories, sources and templates as the workers read them, cached likewise.
+  const lookups = new CachedLookups({ signals });
 
   const demo = config.demo ? await seedIfEmpty(db, clock) : null;
 
@@ -176,11 +179,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     sessionTtlMs: config.sessionTtlHours * 3600_000,
     secureCookies: config.publicUrl.startsWith('https:'),
   });
-  sourcesRoutes(server, { db, clock, guards });
+  sourcesRoutes(server, { db, clock, guards, lookups });
   callbackRoutes(server, { db, clock, guards, callbacks });
   quotaRoutes(server, { db, clock, guards, timezone: config.timezone });
-  categoriesRoutes(server, { db, clock, guards });
-  templatesRoutes(server, { db, clock, guards, renderer });
+  categoriesRoutes(server, { db, clock, guards, lookups });
+  templatesRoutes(server, { db, clock, guards, renderer, lookups });
   usersRoutes(server, { db, clock, guards });
   groupsRoutes(server, { db, clock, guards });
   messagesRoutes(server, { db, guards, ingest });
@@ -267,6 +270,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           timezone: config.timezone,
           callbackEmitter: callbacks.emitter,
           callbackDelivery: callbacks.delivery,
+          lookups,
         });
       }
       if (role === 'scheduler' || role === 'all') {
@@ -317,6 +321,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await part('providers', providers.close());
         providerChanges.close();
         apiKeys.close();
+        lookups.close();
         // Gives back what this process holds but never began (RabbitMQ: buffered deliveries go
         // back to the broker for the other workers) and stops the outbox relay; rows it has
         // not published wait for the relay of another process, or of this one's next start.

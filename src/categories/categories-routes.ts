@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { Db } from '../store/database.js';
 import type { Clock } from '../time/clock.js';
+import type { LookupKind } from '../runtime/cached-lookups.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import type { Server } from '../http/server-types.js';
 import { Problem, notFound } from '../http/problem.js';
@@ -152,7 +153,13 @@ function checkDeliverySettings(b: {
 /** Admin CRUD of notification categories. */
 export function categoriesRoutes(
   app: Server,
-  deps: { db: Db; clock: Clock; guards: AuthGuards },
+  deps: {
+    db: Db;
+    clock: Clock;
+    guards: AuthGuards;
+    /** Told when categories (and their templates) change, for the workers' caches. */
+    lookups?: { invalidate(kind: LookupKind): void };
+  },
 ): void {
   const { db, clock, guards } = deps;
   const tags = ['categories'];
@@ -239,6 +246,7 @@ export function categoriesRoutes(
       checkDeliverySettings(request.body);
       const c = await updateCategory(db, request.params.key, request.body, clock());
       if (!c) throw notFound(`Category "${request.params.key}"`);
+      deps.lookups?.invalidate('categories');
       return present(c);
     },
   );
@@ -262,6 +270,8 @@ export function categoriesRoutes(
           `Messages were sent in category "${request.params.key}", so it cannot be deleted; keep it, or stop producers from using it`,
         );
       }
+      deps.lookups?.invalidate('categories');
+      deps.lookups?.invalidate('templates');
       return reply.code(204).send();
     },
   );

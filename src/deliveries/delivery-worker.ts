@@ -21,11 +21,12 @@ import { sendSafely } from '../channels/resilience/delivery-outcomes.js';
 import { newId } from '../store/ids.js';
 import type { Metrics } from '../ops/metrics.js';
 import { getMessages, type StoredMessage } from '../messages/messages-store.js';
-import { getCategoriesByKeys, type Category } from '../categories/categories-store.js';
-import { getSourcesByIds, type Source } from '../sources/sources-store.js';
+import type { Category } from '../categories/categories-store.js';
+import type { Source } from '../sources/sources-store.js';
+import { directLookups, type Lookups } from '../runtime/cached-lookups.js';
 import { recipientsByIds } from '../recipients/users-store.js';
 import type { Recipient } from '../recipients/audience-types.js';
-import { resolveTemplate } from '../templates/templates-store.js';
+import type { StoredTemplate } from '../templates/templates-store.js';
 import { renderContext } from '../templates/render-context.js';
 import { localeChain } from '../templates/locale-chain.js';
 import { TemplateRenderError, type TemplateRenderer } from '../templates/template-renderer.js';
@@ -61,6 +62,8 @@ export interface DeliveryWorkerDeps {
   readonly timezone: string;
   /** Status callbacks of the outcomes, written in the transaction that records them. */
   readonly callbackEmitter?: CallbackEmitter;
+  /** Categories, sources and templates, cached or not (default: read for every lease). */
+  readonly lookups?: Lookups;
 }
 
 interface Prepared {
@@ -101,10 +104,10 @@ export async function deliverJobs(
   deliveries.sort((a, b) =>
     a.message_id === b.message_id ? cmp(a.id, b.id) : cmp(a.message_id, b.message_id),
   );
-  const context = await loadContext(db, deliveries);
+  const context = await loadContext(db, deps.lookups ?? directLookups, deliveries);
   const started = clock();
   const prepared: Prepared[] = [];
-  const templates = new Map<string, Awaited<ReturnType<typeof resolveTemplate>>>();
+  const templates = new Map<string, StoredTemplate | null>();
   for (const [i, delivery] of deliveries.entries()) {
     prepared.push(await prepare(deps, delivery, context, templates));
     // SQLite and rendering are synchronous underneath: let HTTP requests in now and then.
@@ -433,17 +436,20 @@ interface Context {
   readonly recipients: Map<string, Recipient>;
 }
 
-async function loadContext(db: Db, deliveries: readonly DeliveriesTable[]): Promise<Context> {
+async function loadContext(
+  db: Db,
+  lookups: Lookups,
+  deliveries: readonly DeliveriesTable[],
+): Promise<Context> {
   const messages = await getMessages(
     db,
     deliveries.map((d) => d.message_id),
   );
-  const categories = new Map(
-    (
-      await getCategoriesByKeys(db, [...new Set([...messages.values()].map((m) => m.categoryKey))])
-    ).map((c) => [c.key, c]),
+  const categories = await lookups.categories(
+    db,
+    [...messages.values()].map((m) => m.categoryKey),
   );
-  const sources = await getSourcesByIds(
+  const sources = await lookups.sources(
     db,
     [...messages.values()].map((m) => m.sourceId),
   );
@@ -455,7 +461,7 @@ async function prepare(
   deps: DeliveryWorkerDeps,
   delivery: DeliveriesTable,
   context: Context,
-  templates: Map<string, Awaited<ReturnType<typeof resolveTemplate>>>,
+  templates: Map<string, StoredTemplate | null>,
 ): Promise<Prepared> {
   const fail = (message: string): Prepared => ({
     delivery,
@@ -473,7 +479,10 @@ async function prepare(
   const chain = localeChain(recipient.locale, message.locale ?? undefined);
   const cacheKey = `${message.categoryKey}\u0000${channel}\u0000${chain.join(',')}`;
   if (!templates.has(cacheKey)) {
-    templates.set(cacheKey, await resolveTemplate(deps.db, message.categoryKey, channel, chain));
+    templates.set(
+      cacheKey,
+      await (deps.lookups ?? directLookups).template(deps.db, message.categoryKey, channel, chain),
+    );
   }
   const template = templates.get(cacheKey);
   if (!template)

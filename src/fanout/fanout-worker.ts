@@ -9,7 +9,8 @@ import type { ProviderRegistry } from '../channels/provider-registry.js';
 import type { Recipient } from '../recipients/audience-types.js';
 import { streamAudience } from '../recipients/audience.js';
 import { preferencesFor, type CategoryPreference } from '../preferences/preferences-store.js';
-import { getCategoriesByKeys, type Category } from '../categories/categories-store.js';
+import type { Category } from '../categories/categories-store.js';
+import { directLookups, type Lookups } from '../runtime/cached-lookups.js';
 import {
   getMessages,
   setDispatched,
@@ -20,7 +21,7 @@ import { insertDeliveries } from '../deliveries/deliveries-store.js';
 import { deliveryRow, planDeliveries } from './plan-deliveries.js';
 import type { CallbackEmitter } from '../callbacks/callback-emitter.js';
 import { enforceQuotas, type QuotaExceeded, type QuotaOwner } from '../quotas/enforce-quotas.js';
-import { quotaOwners } from '../quotas/quota-owners.js';
+import { quotaOwnerOf } from '../quotas/quota-owners.js';
 import { quotaDay } from '../quotas/quota-day.js';
 
 export const deliverTopic = (channel: string) => `deliver.${channel}`;
@@ -56,6 +57,8 @@ export interface FanoutDeps {
   readonly onQuotaExceeded?: (exceeded: readonly QuotaExceeded[]) => void;
   /** Status callbacks of suppressed deliveries, written with them. */
   readonly callbackEmitter?: CallbackEmitter;
+  /** Categories and sources, cached or not (default: read for every lease). */
+  readonly lookups?: Lookups;
 }
 
 /** What writeDeliveries charges daily quotas with. */
@@ -97,17 +100,19 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
     jobs.map((job) => (job.payload as { messageId: string }).messageId),
   );
   const messages = jobs.map((job) => byId.get((job.payload as { messageId: string }).messageId));
-  const categories = new Map(
-    (
-      await getCategoriesByKeys(db, [
-        ...new Set(messages.flatMap((m) => (m ? [m.categoryKey] : []))),
-      ])
-    ).map((c) => [c.key, c]),
+  const lookups = deps.lookups ?? directLookups;
+  const categories = await lookups.categories(
+    db,
+    messages.flatMap((m) => (m ? [m.categoryKey] : [])),
   );
-  const owners = await quotaOwners(
+  const owners = new Map<string, QuotaOwner>();
+  for (const [id, source] of await lookups.sources(
     db,
     messages.flatMap((m) => (m ? [m.sourceId] : [])),
-  );
+  )) {
+    const owner = quotaOwnerOf(source);
+    if (owner) owners.set(id, owner);
+  }
   for (const [i, job] of jobs.entries()) {
     const message = messages[i];
     if (!message || message.status === 'dispatched') {

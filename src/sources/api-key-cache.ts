@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks';
-import { threadSignals, type PeerSignals } from '../runtime/peer-signals.js';
+import { PeerCache } from '../runtime/peer-cache.js';
+import type { PeerSignals } from '../runtime/peer-signals.js';
 import type { Db } from '../store/database.js';
 import { sameDigest, sha256 } from '../auth/secrets.js';
 import {
@@ -17,15 +17,12 @@ import {
  */
 export const API_KEY_CACHE_TTL_MS = 2_000;
 
-const TOPIC = 'api-keys';
+/** The peer-signal topic of changes to sources and their API keys. */
+export const SOURCES_TOPIC = 'sources';
 
 export interface ApiKeyCacheOptions {
   readonly db: Db;
-  /**
-   * Where `invalidate()` is heard besides here: the store's peer signals (every process on
-   * the PostgreSQL database, the threads of a SQLite one), or a name for BroadcastChannels
-   * between this process's threads. Without it, only this instance forgets.
-   */
+  /** Where `invalidate()` is heard besides here (see PeerCacheOptions.signals). */
   readonly signals?: PeerSignals | string;
   /** Default API_KEY_CACHE_TTL_MS. */
   readonly ttlMs?: number;
@@ -33,11 +30,6 @@ export interface ApiKeyCacheOptions {
   readonly now?: () => number;
   /** Keys kept at most; past it the cache starts over. Default 10,000. */
   readonly maxEntries?: number;
-}
-
-interface Entry {
-  readonly row: ApiKeyWithSource;
-  readonly loadedAt: number;
 }
 
 /**
@@ -54,28 +46,17 @@ interface Entry {
  */
 export class ApiKeyCache {
   readonly #db: Db;
-  readonly #ttlMs: number;
-  readonly #now: () => number;
-  readonly #maxEntries: number;
-  readonly #signals: PeerSignals | null;
-  readonly #ownsSignals: boolean;
-  readonly #unsubscribe: () => void;
-  readonly #entries = new Map<string, Entry>();
-  /** One read per prefix at a time; those who ask meanwhile wait for it. */
-  readonly #loading = new Map<string, Promise<Entry | null>>();
-  /** Bumped by every invalidation: a read begun before one is not kept. */
-  #generation = 0;
+  readonly #cache: PeerCache<ApiKeyWithSource>;
 
   constructor(opts: ApiKeyCacheOptions) {
     this.#db = opts.db;
-    this.#ttlMs = opts.ttlMs ?? API_KEY_CACHE_TTL_MS;
-    this.#now = opts.now ?? (() => performance.now());
-    this.#maxEntries = opts.maxEntries ?? 10_000;
-    this.#ownsSignals = typeof opts.signals === 'string';
-    this.#signals =
-      typeof opts.signals === 'string' ? threadSignals(opts.signals) : (opts.signals ?? null);
-    // A message, or null after a gap in the transport (anything may have changed): forget.
-    this.#unsubscribe = this.#signals?.subscribe(TOPIC, () => this.#forget()) ?? (() => {});
+    this.#cache = new PeerCache({
+      topic: SOURCES_TOPIC,
+      ttlMs: opts.ttlMs ?? API_KEY_CACHE_TTL_MS,
+      ...(opts.signals !== undefined ? { signals: opts.signals } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
+    });
   }
 
   /**
@@ -85,9 +66,12 @@ export class ApiKeyCache {
   async sourceOf(token: string): Promise<Source | null> {
     const prefix = apiKeyPrefix(token);
     if (!prefix) return null;
-    const entry = await this.#entry(prefix);
-    if (!entry || entry.row.revoked || !sameDigest(entry.row.hash, sha256(token))) return null;
-    return entry.row.source;
+    const row = await this.#cache.get(
+      prefix,
+      async (p) => (await findApiKeyWithSource(this.#db, p)) ?? undefined,
+    );
+    if (!row || row.revoked || !sameDigest(row.hash, sha256(token))) return null;
+    return row.source;
   }
 
   /**
@@ -95,48 +79,10 @@ export class ApiKeyCache {
    * have the other processes and threads on this database forget too.
    */
   invalidate(): void {
-    this.#forget();
-    this.#signals?.publish(TOPIC, 'changed');
+    this.#cache.invalidate();
   }
 
   close(): void {
-    this.#unsubscribe();
-    this.#forget();
-    if (this.#ownsSignals) void this.#signals?.close();
-  }
-
-  #forget(): void {
-    this.#generation++;
-    this.#entries.clear();
-    // Reads in flight may hold the old state: later requests start their own.
-    this.#loading.clear();
-  }
-
-  #entry(prefix: string): Promise<Entry | null> {
-    const now = this.#now();
-    const cached = this.#entries.get(prefix);
-    if (cached && now - cached.loadedAt < this.#ttlMs) return Promise.resolve(cached);
-    const inFlight = this.#loading.get(prefix);
-    if (inFlight) return inFlight;
-    const generation = this.#generation;
-    const load = findApiKeyWithSource(this.#db, prefix)
-      .then((row) => {
-        // Aged from when the read began, so the TTL bounds the staleness of what it saw.
-        const entry = row ? { row, loadedAt: now } : null;
-        if (generation === this.#generation) {
-          if (entry) {
-            if (this.#entries.size >= this.#maxEntries) this.#entries.clear();
-            this.#entries.set(prefix, entry);
-          } else {
-            this.#entries.delete(prefix);
-          }
-        }
-        return entry;
-      })
-      .finally(() => {
-        if (this.#loading.get(prefix) === load) this.#loading.delete(prefix);
-      });
-    this.#loading.set(prefix, load);
-    return load;
+    this.#cache.close();
   }
 }

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { Db } from '../store/database.js';
 import type { Clock } from '../time/clock.js';
 import type { Server } from '../http/server-types.js';
+import type { LookupKind } from '../runtime/cached-lookups.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import { Problem, notFound } from '../http/problem.js';
 import { problemResponses, ProblemSchema } from '../http/schemas.js';
@@ -76,6 +77,8 @@ export interface SourcesRoutesDeps {
   readonly db: Db;
   readonly clock: Clock;
   readonly guards: AuthGuards;
+  /** Told when a source changes, for the workers' caches (quotas, email sender). */
+  readonly lookups?: { invalidate(kind: LookupKind): void };
 }
 
 export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
@@ -244,6 +247,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       if (!updated) throw notFound(`Source ${request.params.key}`);
       // Its categories and quotas travel with its API keys' cached authentication.
       guards.apiKeys.invalidate();
+      deps.lookups?.invalidate('sources');
       return sourceView(updated);
     },
   );
@@ -265,6 +269,7 @@ export function sourcesRoutes(app: Server, deps: SourcesRoutesDeps): void {
       if (result === 'in-use')
         throw new Problem('conflict', 'This source has sent messages; revoke its API keys instead');
       guards.apiKeys.invalidate();
+      deps.lookups?.invalidate('sources');
       return reply.code(204).send(null);
     },
   );

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { Db } from '../store/database.js';
 import type { Clock } from '../time/clock.js';
+import type { LookupKind } from '../runtime/cached-lookups.js';
 import type { AuthGuards } from '../http/auth-guards.js';
 import type { Server } from '../http/server-types.js';
 import { Problem, notFound } from '../http/problem.js';
@@ -171,7 +172,14 @@ function requiredParts(channel: Channel, parts: TemplateParts): void {
 /** Admin management of templates: versioned per category × channel × locale, with preview. */
 export function templatesRoutes(
   app: Server,
-  deps: { db: Db; clock: Clock; guards: AuthGuards; renderer: TemplateRenderer },
+  deps: {
+    db: Db;
+    clock: Clock;
+    guards: AuthGuards;
+    renderer: TemplateRenderer;
+    /** Told when a template changes, for the workers' caches. */
+    lookups?: { invalidate(kind: LookupKind): void };
+  },
 ): void {
   const { db, clock, guards, renderer } = deps;
   const tags = ['templates'];
@@ -219,6 +227,7 @@ export function templatesRoutes(
         },
         clock(),
       );
+      deps.lookups?.invalidate('templates');
       return reply.code(stored.version === 1 ? 201 : 200).send(present(stored));
     },
   );
@@ -340,6 +349,7 @@ export function templatesRoutes(
         },
         clock(),
       );
+      deps.lookups?.invalidate('templates');
       return present(stored);
     },
   );
