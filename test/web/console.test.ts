@@ -274,6 +274,25 @@ describe('operator console in a browser', { skip }, () => {
     await page.waitForURL(`**/admin/messages/${sentId}`);
   });
 
+  test('a group by rule: two classes ticked in the org tree', async () => {
+    await page.goto(`${h.url}/admin/people/groups`);
+    await page.getByTestId('groups').waitFor();
+    await page.getByRole('button', { name: '新建群组' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.locator('input[name="key"]').fill('agronomy-2024-firsts');
+    await dialog.locator('input[name="name"]').fill('2024级各系1班');
+    await dialog.getByRole('radio', { name: '按规则' }).check();
+    await chooseOrgUnit(page, CLASS);
+    await chooseOrgUnit(page, CLASS_B);
+    await dialog.getByText('已选 2 个单位').waitFor();
+    await dialog.getByRole('button', { name: '新建', exact: true }).click();
+    await page.getByTestId('groups').getByText('2024级各系1班').waitFor();
+    const group = await admin('GET', '/v1/groups/agronomy-2024-firsts');
+    assert.deepEqual(group.body.filter, { orgPrefixes: [CLASS, CLASS_B] });
+    const members = await admin('GET', '/v1/groups/agronomy-2024-firsts/members?limit=100');
+    assert.equal((members.body.items as unknown[]).length, 24);
+  });
+
   test('a scheduled message waits, and says until when', async () => {
     await page.getByRole('link', { name: '发送' }).first().click();
     await page.locator('select[name="source"]').selectOption('lib');

@@ -4,6 +4,7 @@ import { EmptyState, ErrorState, InlineError, Loading } from '../../components/s
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useI18n } from '../../i18n/i18n-provider';
 import { parseIds } from '../compose/audience-builder';
+import { OrgTreePicker } from '../compose/org-tree-picker';
 import { PeopleIcon, PlusIcon } from '../console-icons';
 import { roleLabel } from '../labels';
 import { useConsoleApi } from '../operator-session';
@@ -164,7 +165,7 @@ function NewGroup({
   const [name, setName] = useState('');
   const [kind, setKind] = useState<'static' | 'dynamic'>('static');
   const [members, setMembers] = useState('');
-  const [orgPrefix, setOrgPrefix] = useState('');
+  const [orgPaths, setOrgPaths] = useState<readonly string[]>([]);
   const [chosenRoles, setChosenRoles] = useState<readonly string[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -173,7 +174,7 @@ function NewGroup({
   async function submit(event: FormEvent) {
     event.preventDefault();
     const ids = parseIds(members);
-    const rule = kind === 'dynamic' && (orgPrefix.trim() || chosenRoles.length);
+    const rule = kind === 'dynamic' && (orgPaths.length > 0 || chosenRoles.length > 0);
     if (!key.trim() || !name.trim() || (kind === 'dynamic' && !rule)) {
       setMissing(true);
       return;
@@ -189,7 +190,7 @@ function NewGroup({
               key: key.trim(),
               name: name.trim(),
               filter: {
-                ...(orgPrefix.trim() ? { orgPrefix: orgPrefix.trim() } : {}),
+                ...(orgPaths.length ? { orgPrefixes: [...orgPaths] } : {}),
                 ...(chosenRoles.length ? { roles: [...chosenRoles] } : {}),
               },
             },
@@ -261,16 +262,11 @@ function NewGroup({
           </label>
         ) : (
           <>
-            <label className="field">
+            <div className="field">
               <span className="field-label">{t('con.users.org')}</span>
-              <input
-                className="input"
-                value={orgPrefix}
-                placeholder="农学院/作物学系"
-                onChange={(e) => setOrgPrefix(e.target.value)}
-              />
               <span className="field-hint">{t('con.groups.orgHint')}</span>
-            </label>
+              <OrgTreePicker value={orgPaths} onChange={setOrgPaths} />
+            </div>
             <div className="field">
               <span className="field-label">{t('con.users.role')}</span>
               <div className="checks">

@@ -429,7 +429,7 @@ export const consoleMessages = defineMessages(
     'con.groups.noMembers': 'Nobody is in this group now.',
     'con.groups.kind': 'Kind',
     'con.groups.memberIds': 'Members',
-    'con.groups.orgHint': 'People at this unit or below it.',
+    'con.groups.orgHint': 'People at the ticked units or below them (tick several if needed).',
     'con.groups.missing': 'Give a key, a name and, for a rule, an organisation or a role.',
 
     // Operations
@@ -868,7 +868,7 @@ export const consoleMessages = defineMessages(
     'con.groups.noMembers': '该群组目前没有成员。',
     'con.groups.kind': '类型',
     'con.groups.memberIds': '成员',
-    'con.groups.orgHint': '该单位及其下属单位的人员。',
+    'con.groups.orgHint': '所勾选单位及其下属单位的人员（可多选）。',
     'con.groups.missing': '请填写标识和名称；规则群组还需选择组织或角色。',
     'con.ops.dead': '死信',
     'con.ops.outbox': '沙箱发件箱',
