@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../store/database.js';
 import { inTransaction } from '../store/transaction.js';
+import { sqlDialectOf } from '../store/sql-dialect.js';
 import type { InboxItemsTable } from '../store/schema.js';
 
 export interface InboxItem {
@@ -59,27 +60,43 @@ export async function addInboxItems(
   const fresh = items.filter((i) => !existing.has(i.delivery_id));
   const perUser = new Map<string, number>();
   for (const i of fresh) perUser.set(i.user_id, (perUser.get(i.user_id) ?? 0) + 1);
-  // Reserve a block of sequence numbers per user: one statement when every user gets one item.
+  // Reserve a block of sequence numbers per user: one statement per 500 users, whatever their
+  // item counts. Where rows have locks (PostgreSQL) they are locked in id order first (a sorted
+  // FOR UPDATE subquery): two workers writing to overlapping users then wait for each other in
+  // turn; locked in any other order they could deadlock (and did, when the users with several
+  // items were updated one by one after the others), failing a whole batch for a retry.
+  const { skipLocked: rowLocks, typed } = sqlDialectOf(tx);
+  const users = [...perUser.keys()].sort();
   const lastSeq = new Map<string, number>();
-  const singles = [...perUser].filter(([, n]) => n === 1).map(([u]) => u);
-  for (let i = 0; i < singles.length; i += 500) {
+  for (let i = 0; i < users.length; i += 500) {
+    const chunk = users.slice(i, i + 500);
+    const byCount = new Map<number, string[]>();
+    for (const u of chunk) {
+      const n = perUser.get(u)!;
+      if (n > 1) byCount.set(n, [...(byCount.get(n) ?? []), u]);
+    }
+    const increment =
+      byCount.size === 0
+        ? sql`1`
+        : sql`case ${sql.join(
+            [...byCount].map(
+              ([n, ids]) => sql`when id in (${sql.join(ids)}) then ${typed(n, 'bigint')}`,
+            ),
+            sql` `,
+          )} else 1 end`;
     const rows = await tx
       .updateTable('users')
-      .set({ inbox_seq: sql`inbox_seq + 1` })
-      .where('id', 'in', singles.slice(i, i + 500))
+      .set({ inbox_seq: sql`inbox_seq + ${increment}` })
+      .where(
+        'id',
+        'in',
+        rowLocks
+          ? tx.selectFrom('users').select('id').where('id', 'in', chunk).orderBy('id').forUpdate()
+          : chunk,
+      )
       .returning(['id', 'inbox_seq'])
       .execute();
     for (const r of rows) lastSeq.set(r.id, Number(r.inbox_seq));
-  }
-  for (const [userId, n] of perUser) {
-    if (n === 1) continue;
-    const row = await tx
-      .updateTable('users')
-      .set({ inbox_seq: sql`inbox_seq + ${n}` })
-      .where('id', '=', userId)
-      .returning('inbox_seq')
-      .executeTakeFirstOrThrow();
-    lastSeq.set(userId, Number(row.inbox_seq));
   }
   const next = new Map<string, number>();
   for (const [u, last] of lastSeq) next.set(u, last - perUser.get(u)! + 1);

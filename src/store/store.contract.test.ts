@@ -510,6 +510,27 @@ for (const backend of BACKENDS) {
         assert.equal(await lastInboxSeq(db, bob!.id), 10);
       });
 
+      it('two processes adding items for the same users in opposite orders do not deadlock', async () => {
+        const [dora, emil] = await someUsers(2);
+        const add = (handle: Db, items: ReturnType<typeof item>[]) =>
+          handle.transaction().execute((tx) => addInboxItems(tx, items));
+        // One user gets one item and the other two, crosswise: rows locked in the order the
+        // items come (singles first, then the others) deadlock; locked in id order, they wait.
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            i % 2 === 0
+              ? add(db, [item(dora!.id), item(emil!.id), item(emil!.id)])
+              : add(other, [item(emil!.id), item(dora!.id), item(dora!.id)]),
+          ),
+        );
+        assert.equal(await lastInboxSeq(db, dora!.id), 30);
+        assert.equal(await lastInboxSeq(db, emil!.id), 30);
+        assert.deepEqual(
+          (await inboxAfter(db, emil!.id, 0, 100)).map((i) => i.seq),
+          Array.from({ length: 30 }, (_, i) => i + 1),
+        );
+      });
+
       it('a delivery written twice keeps its first item; reading marks count down', async () => {
         const [carol] = await someUsers(1);
         const first = item(carol!.id);
