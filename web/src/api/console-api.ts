@@ -102,12 +102,16 @@ export function consoleApi(api: ApiClient) {
     createCategory: (body: CategoryWrite) => api.post<Category>('/v1/categories', body),
     updateCategory: (key: string, body: CategoryWrite) =>
       api.patch<Category>(`/v1/categories/${enc(key)}`, body),
+    /** With its templates; 409 `conflict` once messages were sent in it. */
+    deleteCategory: (key: string) => api.delete<void>(`/v1/categories/${enc(key)}`),
 
     sources: () => api.get<{ readonly items: readonly Source[] }>('/v1/sources'),
     source: (key: string) => api.get<Source>(`/v1/sources/${enc(key)}`),
     createSource: (body: SourceWrite) => api.post<Source>('/v1/sources', body),
     updateSource: (key: string, body: SourceWrite) =>
       api.patch<Source>(`/v1/sources/${enc(key)}`, body),
+    /** With its API keys; 409 `conflict` once it has sent messages (revoke its keys instead). */
+    deleteSource: (key: string) => api.delete<void>(`/v1/sources/${enc(key)}`),
     apiKeys: (key: string) =>
       api.get<{ readonly items: readonly ApiKey[] }>(`/v1/sources/${enc(key)}/api-keys`),
     createApiKey: (key: string) => api.post<NewApiKey>(`/v1/sources/${enc(key)}/api-keys`),
@@ -162,6 +166,7 @@ export function consoleApi(api: ApiClient) {
       }),
     groups: () => api.get<{ readonly items: readonly Group[] }>('/v1/groups'),
     createGroup: (body: GroupWrite) => api.post<Group>('/v1/groups', body),
+    deleteGroup: (key: string) => api.delete<void>(`/v1/groups/${enc(key)}`),
     groupMembers: (key: string, cursor?: string | null) =>
       api.get<Page<User>>(`/v1/groups/${enc(key)}/members`, { limit: 50, cursor }),
 

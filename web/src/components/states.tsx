@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import { isApiError } from '../api/api-error';
 import { useI18n } from '../i18n/i18n-provider';
-import { errorText } from '../i18n/problem-text';
+import { errorText, type ErrorWords } from '../i18n/problem-text';
 import { AlertIcon } from './icons';
 
 /** A spinner with its words, for a region that is loading. */
@@ -62,10 +62,19 @@ export function ErrorState({
   );
 }
 
-/** An error beside a form or an action, in one line or two. */
-export function InlineError({ error }: { readonly error: unknown }) {
+/**
+ * An error beside a form or an action, in one line or two; `words` says what some codes mean
+ * there (a refused delete and what to do instead).
+ */
+export function InlineError({
+  error,
+  words,
+}: {
+  readonly error: unknown;
+  readonly words?: ErrorWords;
+}) {
   const i18n = useI18n();
-  const { message, detail } = errorText(error, i18n);
+  const { message, detail } = errorText(error, i18n, words);
   return (
     <div className="inline-error" role="alert">
       <AlertIcon size={18} />

@@ -23,9 +23,20 @@ function isMessageKey(key: string): key is MessageKey {
   return key in DICTIONARIES.en;
 }
 
-/** Problem codes are translated as `error.<code>` (messages/common.ts); others show Herald's title. */
-export function errorText(error: unknown, i18n: I18n): ErrorText {
+/**
+ * What some codes mean at one place, in words that fit it: a 409 `conflict` when deleting a
+ * source is "it has sent messages; revoke its keys instead", not the general "changed meanwhile".
+ */
+export type ErrorWords = Readonly<Partial<Record<string, ErrorText>>>;
+
+/**
+ * Problem codes are translated as `error.<code>` (messages/common.ts), or by the place's own
+ * `words` for that code; others show Herald's title.
+ */
+export function errorText(error: unknown, i18n: I18n, words?: ErrorWords): ErrorText {
   if (!isApiError(error)) return { message: i18n.t('error.title'), detail: null };
+  const own = words?.[error.code];
+  if (own) return own;
   const key = `error.${error.code}`;
   const message = isMessageKey(key)
     ? i18n.t(key)

@@ -3,6 +3,7 @@ import type { AudienceFilter, Group } from '../../api/console-types';
 import { EmptyState, ErrorState, InlineError, Loading } from '../../components/states';
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useI18n } from '../../i18n/i18n-provider';
+import { ConfirmDelete } from '../confirm-delete';
 import { parseIds } from '../compose/audience-builder';
 import { OrgTreePicker } from '../compose/org-tree-picker';
 import { PeopleIcon, PlusIcon } from '../console-icons';
@@ -41,6 +42,10 @@ export function GroupsPage() {
   const groups = useResource('groups', async () => (await api.groups()).items);
   const [open, setOpen] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
+  const [deleting, setDeleting] = useState<Group | null>(null);
+  const [deleted, setDeleted] = useState<Group | null>(null);
+  // Not shown while the list is asked again after it was deleted.
+  const listed = groups.data?.filter((g) => g.key !== deleted?.key) ?? [];
   useDocumentTitle(`${t('con.people.groups')} · ${t('app.console')}`);
 
   return (
@@ -61,14 +66,24 @@ export function GroupsPage() {
         }
       />
       <PeopleTabs />
-      <GroupImport onImported={groups.reload} />
+      {deleted && (
+        <p className="ok-note" role="status" data-testid="deleted-note">
+          {t('con.groups.deleted', { name: deleted.name, key: deleted.key })}
+        </p>
+      )}
+      <GroupImport
+        onImported={() => {
+          setDeleted(null);
+          groups.reload();
+        }}
+      />
       {groups.data === undefined ? (
         groups.error ? (
           <ErrorState error={groups.error} onRetry={groups.reload} />
         ) : (
           <Loading />
         )
-      ) : groups.data.length === 0 ? (
+      ) : listed.length === 0 ? (
         <div className="card">
           <EmptyState icon={<PeopleIcon size={40} />} title={t('con.groups.empty')}>
             {t('con.groups.emptyBody')}
@@ -76,7 +91,7 @@ export function GroupsPage() {
         </div>
       ) : (
         <ul className="group-list" data-testid="groups">
-          {groups.data.map((g) => (
+          {listed.map((g) => (
             <li key={g.key} className="card group">
               <div className="group-head">
                 <div>
@@ -102,16 +117,50 @@ export function GroupsPage() {
               >
                 {t('con.groups.members')}
               </button>
-              {open === g.key && <Members group={g} />}
+              {open === g.key && (
+                <>
+                  <Members group={g} />
+                  <div className="item-danger">
+                    <button
+                      type="button"
+                      className="button button-small button-danger"
+                      onClick={() => setDeleting(g)}
+                    >
+                      {t('con.groups.delete')}
+                    </button>
+                  </div>
+                </>
+              )}
             </li>
           ))}
         </ul>
+      )}
+      {deleting && (
+        <ConfirmDelete
+          title={t('con.groups.deleteTitle')}
+          name={deleting.name}
+          itemKey={deleting.key}
+          consequences={[
+            t('con.groups.deleteMembers', { count: deleting.memberCount }),
+            t('con.groups.deleteScheduled'),
+            t('con.groups.deleteSent'),
+          ]}
+          onDelete={() => api.deleteGroup(deleting.key)}
+          onDeleted={() => {
+            setDeleted(deleting);
+            setDeleting(null);
+            setOpen(null);
+            groups.reload();
+          }}
+          onClose={() => setDeleting(null)}
+        />
       )}
       {creating && (
         <NewGroup
           onClose={() => setCreating(false)}
           onCreated={() => {
             setCreating(false);
+            setDeleted(null);
             groups.reload();
           }}
         />

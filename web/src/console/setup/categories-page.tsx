@@ -6,19 +6,28 @@ import { useDocumentTitle } from '../../components/use-document-title';
 import { useI18n } from '../../i18n/i18n-provider';
 import { PlusIcon, SetupIcon } from '../console-icons';
 import { channelLabel, priorityLabel } from '../labels';
+import { ConfirmDelete } from '../confirm-delete';
 import { useConsoleApi } from '../operator-session';
-import { useCategories } from '../reference-data';
+import { useCategories, useSources } from '../reference-data';
+import { useResource } from '../use-resource';
 import { Modal, PageHead } from '../ui';
 import { SetupTabs } from './setup-tabs';
 
 const PRIORITIES: readonly Priority[] = ['urgent', 'normal', 'bulk'];
 
-/** The kinds of notification: their names, queue lane, whether users may turn them off, channels. */
+/**
+ * The kinds of notification: their names, queue lane, whether users may turn them off, channels.
+ * One no message was sent in can be deleted, with its templates.
+ */
 export function CategoriesPage() {
   const i18n = useI18n();
   const { t } = i18n;
   const categories = useCategories();
   const [editing, setEditing] = useState<Category | 'new' | null>(null);
+  const [deleting, setDeleting] = useState<Category | null>(null);
+  const [deleted, setDeleted] = useState<{ name: string; key: string } | null>(null);
+  // Not shown while the list is asked again after it was deleted.
+  const listed = categories.data?.filter((c) => c.key !== deleted?.key) ?? [];
   useDocumentTitle(`${t('con.setup.categories')} · ${t('app.console')}`);
 
   return (
@@ -39,13 +48,18 @@ export function CategoriesPage() {
         }
       />
       <SetupTabs />
+      {deleted && (
+        <p className="ok-note" role="status" data-testid="deleted-note">
+          {t('con.cat.deleted', deleted)}
+        </p>
+      )}
       {categories.data === undefined ? (
         categories.error ? (
           <ErrorState error={categories.error} onRetry={categories.reload} />
         ) : (
           <Loading />
         )
-      ) : categories.data.length === 0 ? (
+      ) : listed.length === 0 ? (
         <div className="card">
           <EmptyState icon={<SetupIcon size={40} />} title={t('con.cat.empty')}>
             {t('con.cat.emptyBody')}
@@ -69,7 +83,7 @@ export function CategoriesPage() {
                 </tr>
               </thead>
               <tbody>
-                {categories.data.map((c) => (
+                {listed.map((c) => (
                   <tr key={c.key}>
                     <th scope="row">
                       {i18n.pick(c.name, c.key)}
@@ -102,7 +116,15 @@ export function CategoriesPage() {
                         to={`/admin/templates?category=${encodeURIComponent(c.key)}`}
                       >
                         {t('con.nav.templates')}
-                      </Link>
+                      </Link>{' '}
+                      <button
+                        type="button"
+                        className="button button-small button-danger"
+                        aria-label={t('con.cat.deleteLabel', { name: i18n.pick(c.name, c.key) })}
+                        onClick={() => setDeleting(c)}
+                      >
+                        {t('con.cat.delete')}
+                      </button>
                     </td>
                   </tr>
                 ))}
@@ -111,17 +133,79 @@ export function CategoriesPage() {
           </div>
         </div>
       )}
+      {deleting && (
+        <DeleteCategory
+          category={deleting}
+          onClose={() => setDeleting(null)}
+          onDeleted={() => {
+            setDeleted({ name: i18n.pick(deleting.name, deleting.key), key: deleting.key });
+            setDeleting(null);
+            categories.reload();
+          }}
+        />
+      )}
       {editing && (
         <CategoryForm
           category={editing === 'new' ? null : editing}
           onClose={() => setEditing(null)}
           onSaved={() => {
             setEditing(null);
+            setDeleted(null);
             categories.reload();
           }}
         />
       )}
     </div>
+  );
+}
+
+/** The confirmation, naming the templates that go with the category and the sources that lose it. */
+function DeleteCategory({
+  category,
+  onClose,
+  onDeleted,
+}: {
+  readonly category: Category;
+  readonly onClose: () => void;
+  readonly onDeleted: () => void;
+}) {
+  const i18n = useI18n();
+  const { t } = i18n;
+  const api = useConsoleApi();
+  const templates = useResource(
+    `templates:${category.key}`,
+    async () => (await api.templates(category.key)).items,
+  );
+  const senders = (useSources().data ?? []).filter((s) => s.categories.includes(category.key));
+  const name = i18n.pick(category.name, category.key);
+  const list = templates.data
+    ?.map((tpl) => `${channelLabel(i18n, tpl.channel)} ${tpl.locale}`)
+    .join(t('con.listSep'));
+  return (
+    <ConfirmDelete
+      title={t('con.cat.deleteTitle')}
+      name={name}
+      itemKey={category.key}
+      consequences={[
+        templates.data === undefined
+          ? t('state.loading')
+          : templates.data.length === 0
+            ? t('con.cat.deleteNoTemplates')
+            : t('con.cat.deleteTemplates', { count: templates.data.length, list: list ?? '' }),
+        senders.length > 0 &&
+          t('con.cat.deleteSources', {
+            list: senders.map((s) => s.name).join(t('con.listSep')),
+          }),
+        t('con.cat.deleteUnused'),
+      ]}
+      refusal={{
+        message: t('con.cat.deleteRefused', { name }),
+        detail: t('con.cat.deleteRefusedAdvice'),
+      }}
+      onDelete={() => api.deleteCategory(category.key)}
+      onDeleted={onDeleted}
+      onClose={onClose}
+    />
   );
 }
 

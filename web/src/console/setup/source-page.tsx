@@ -1,10 +1,11 @@
 import { useState } from 'react';
-import { Link, useParams } from 'react-router';
+import { Link, useNavigate, useParams } from 'react-router';
 import type { ApiKey, NewApiKey, Source } from '../../api/console-types';
 import { BackIcon } from '../../components/icons';
 import { ErrorState, InlineError, Loading } from '../../components/states';
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useI18n } from '../../i18n/i18n-provider';
+import { ConfirmDelete } from '../confirm-delete';
 import { CopyIcon, PlusIcon } from '../console-icons';
 import { useConsoleApi } from '../operator-session';
 import { useSources } from '../reference-data';
@@ -12,12 +13,19 @@ import { Facts, Modal, PageHead } from '../ui';
 import { useResource } from '../use-resource';
 import { CategoryChecks } from './category-checks';
 
-/** One source: what it may send, and its API keys (created with the secret shown once, revoked). */
+/**
+ * One source: what it may send, and its API keys (created with the secret shown once, revoked).
+ * It can be deleted while it has sent nothing; after that Herald refuses, and the way to stop it
+ * is to revoke its keys.
+ */
 export function SourcePage() {
   const { key = '' } = useParams();
   const { t } = useI18n();
   const api = useConsoleApi();
+  const sources = useSources();
+  const navigate = useNavigate();
   const source = useResource(`source:${key}`, () => api.source(key));
+  const [deleting, setDeleting] = useState<Source | null>(null);
   useDocumentTitle(`${source.data?.name ?? key} · ${t('app.console')}`);
   return (
     <div className="cpage cpage-narrow">
@@ -37,10 +45,54 @@ export function SourcePage() {
             title={source.data.name}
             id="source-title"
             sub={<span className="mono">{source.data.key}</span>}
+            actions={
+              <button
+                type="button"
+                className="button button-small button-danger"
+                onClick={() => setDeleting(source.data ?? null)}
+              >
+                {t('con.src.delete')}
+              </button>
+            }
           />
           <SourceCategories source={source.data} onSaved={source.reload} />
           <ApiKeys sourceKey={source.data.key} />
         </>
+      )}
+      {deleting && (
+        <ConfirmDelete
+          title={t('con.src.deleteTitle')}
+          name={deleting.name}
+          itemKey={deleting.key}
+          consequences={[
+            t('con.src.deleteKeys', { name: deleting.name }),
+            t('con.src.deleteUnused'),
+          ]}
+          refusal={{
+            message: t('con.src.deleteRefused', { name: deleting.name }),
+            detail: t('con.src.deleteRefusedAdvice'),
+          }}
+          refusalAction={
+            <button
+              type="button"
+              className="button button-primary"
+              onClick={() => {
+                setDeleting(null);
+                document.getElementById('keys-title')?.scrollIntoView({ block: 'start' });
+              }}
+            >
+              {t('con.src.toKeys')}
+            </button>
+          }
+          onDelete={() => api.deleteSource(deleting.key)}
+          onDeleted={() => {
+            sources.reload();
+            navigate('/admin/setup/sources', {
+              state: { deleted: { name: deleting.name, key: deleting.key } },
+            });
+          }}
+          onClose={() => setDeleting(null)}
+        />
       )}
     </div>
   );

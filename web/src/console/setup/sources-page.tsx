@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { Link, useNavigate } from 'react-router';
+import { Link, useLocation, useNavigate } from 'react-router';
 import { EmptyState, ErrorState, InlineError, Loading } from '../../components/states';
 import { useDocumentTitle } from '../../components/use-document-title';
 import { useI18n } from '../../i18n/i18n-provider';
@@ -18,6 +18,11 @@ export function SourcesPage() {
   const sources = useSources();
   const categories = useCategories().data;
   const [creating, setCreating] = useState(false);
+  // Set by the source's page after it was deleted there.
+  const deleted = (useLocation().state as { deleted?: { name: string; key: string } } | null)
+    ?.deleted;
+  // Not shown while the list is asked again after it was deleted.
+  const listed = sources.data?.filter((s) => s.key !== deleted?.key) ?? [];
   useDocumentTitle(`${t('con.setup.sources')} · ${t('app.console')}`);
 
   return (
@@ -38,13 +43,18 @@ export function SourcesPage() {
         }
       />
       <SetupTabs />
+      {deleted && (
+        <p className="ok-note" role="status" data-testid="deleted-note">
+          {t('con.src.deleted', deleted)}
+        </p>
+      )}
       {sources.data === undefined ? (
         sources.error ? (
           <ErrorState error={sources.error} onRetry={sources.reload} />
         ) : (
           <Loading />
         )
-      ) : sources.data.length === 0 ? (
+      ) : listed.length === 0 ? (
         <div className="card">
           <EmptyState icon={<SetupIcon size={40} />} title={t('con.src.empty')}>
             {t('con.src.emptyBody')}
@@ -62,7 +72,7 @@ export function SourcesPage() {
                 </tr>
               </thead>
               <tbody>
-                {sources.data.map((s) => (
+                {listed.map((s) => (
                   <tr key={s.key}>
                     <th scope="row">
                       <Link

@@ -28,6 +28,12 @@ export const consoleMessages = defineMessages(
     'con.list.more': 'Load more',
     'con.list.end': { one: 'That is all: {count} item.', other: 'That is all: {count} items.' },
 
+    // Deleting (one confirmation for groups, sources and categories)
+    'con.del.typeKey': 'To confirm, type its key {key}',
+    'con.del.final': 'This cannot be undone.',
+    'con.del.confirm': 'Delete',
+    'con.del.deleting': 'Deleting…',
+
     // Sign-in
     'con.login.title': 'Operator sign-in',
     'con.login.subtitle': 'Send notices, follow every delivery and look after Herald.',
@@ -339,6 +345,22 @@ export const consoleMessages = defineMessages(
     'con.cat.mandatoryShort': 'mandatory',
     'con.cat.mandatoryHint': 'Recipients cannot turn it off or narrow its channels (emergencies).',
     'con.cat.missing': 'Give a key, a name and at least one channel.',
+    'con.cat.delete': 'Delete',
+    'con.cat.deleteLabel': 'Delete category {name}',
+    'con.cat.deleteTitle': 'Delete this category?',
+    'con.cat.deleteTemplates': {
+      one: 'Its template goes with it, with all earlier versions: {list}.',
+      other: 'Its {count} templates go with it, with all earlier versions: {list}.',
+    },
+    'con.cat.deleteNoTemplates': 'It has no templates.',
+    'con.cat.deleteSources': 'Sources that may send it ({list}) can no longer send it.',
+    'con.cat.deleteUnused':
+      'Only a category no message was sent in can be deleted: sent messages keep their category.',
+    'con.cat.deleteRefused':
+      'Messages were sent in "{name}", so it cannot be deleted: their history needs it.',
+    'con.cat.deleteRefusedAdvice':
+      'Keep the category. To stop its use, untick it under "Categories it may send" of each source.',
+    'con.cat.deleted': 'Category "{name}" ({key}) was deleted, with its templates.',
     'con.src.sub': 'The campus systems that send through Herald, and the categories each may send.',
     'con.src.new': 'New source',
     'con.src.empty': 'No sources yet',
@@ -352,6 +374,17 @@ export const consoleMessages = defineMessages(
     'con.src.updated': 'Last changed',
     'con.src.missing': 'Give a key and a name.',
     'con.src.back': 'All sources',
+    'con.src.delete': 'Delete source',
+    'con.src.deleteTitle': 'Delete this source?',
+    'con.src.deleteKeys':
+      'Its API keys are deleted with it: no system can send as "{name}" any more.',
+    'con.src.deleteUnused':
+      'Only a source that has sent nothing can be deleted: sent messages keep naming their source.',
+    'con.src.deleteRefused':
+      '"{name}" has sent messages, so it cannot be deleted: their history names it.',
+    'con.src.deleteRefusedAdvice': 'To stop it sending, revoke its API keys instead.',
+    'con.src.toKeys': 'Go to its API keys',
+    'con.src.deleted': 'Source "{name}" ({key}) was deleted, with its API keys.',
     'con.keys.title': 'API keys',
     'con.keys.hint':
       'The system authenticates with one of them. Herald keeps only a hash: the key is shown once, when created. To rotate, create a new key, switch the system over, then revoke the old one.',
@@ -431,6 +464,16 @@ export const consoleMessages = defineMessages(
     'con.groups.memberIds': 'Members',
     'con.groups.orgHint': 'People at the ticked units or below them (tick several if needed).',
     'con.groups.missing': 'Give a key, a name and, for a rule, an organisation or a role.',
+    'con.groups.delete': 'Delete group',
+    'con.groups.deleteTitle': 'Delete this group?',
+    'con.groups.deleteMembers': {
+      one: 'It has {count} member now. Only the group goes: people stay in the directory.',
+      other: 'It has {count} members now. Only the group goes: people stay in the directory.',
+    },
+    'con.groups.deleteScheduled':
+      'Scheduled messages that name this group will no longer reach its members.',
+    'con.groups.deleteSent': 'Messages already sent to it stay in the inboxes of their recipients.',
+    'con.groups.deleted': 'Group "{name}" ({key}) was deleted.',
 
     // Operations
     'con.ops.dead': 'Dead letters',
@@ -511,6 +554,10 @@ export const consoleMessages = defineMessages(
     'con.copied': '已复制',
     'con.list.more': '加载更多',
     'con.list.end': '已全部显示，共 {count} 条。',
+    'con.del.typeKey': '请输入标识 {key} 以确认',
+    'con.del.final': '此操作无法撤销。',
+    'con.del.confirm': '删除',
+    'con.del.deleting': '正在删除…',
 
     'con.login.title': '运营人员登录',
     'con.login.subtitle': '发送通知、跟踪每一次投递、维护平台运行。',
@@ -782,6 +829,17 @@ export const consoleMessages = defineMessages(
     'con.cat.mandatoryShort': '强制',
     'con.cat.mandatoryHint': '接收人无法关闭或减少其渠道（用于紧急通知）。',
     'con.cat.missing': '请填写标识、名称，并至少选择一个渠道。',
+    'con.cat.delete': '删除',
+    'con.cat.deleteLabel': '删除类别“{name}”',
+    'con.cat.deleteTitle': '删除该类别？',
+    'con.cat.deleteTemplates': '它的 {count} 个模板及其全部历史版本将一并删除：{list}。',
+    'con.cat.deleteNoTemplates': '它还没有模板。',
+    'con.cat.deleteSources': '可发送该类别的来源（{list}）将不能再发送它。',
+    'con.cat.deleteUnused': '只有从未用于发送消息的类别才能删除：已发送的消息需保留其类别。',
+    'con.cat.deleteRefused': '“{name}”已用于发送消息，因此不能删除：这些消息的记录需要它。',
+    'con.cat.deleteRefusedAdvice':
+      '请保留该类别。如不再使用，可在各来源的“可发送的类别”中取消勾选。',
+    'con.cat.deleted': '已删除类别“{name}”（{key}）及其模板。',
     'con.src.sub': '通过 Herald 发送通知的各业务系统，以及它们各自可发送的类别。',
     'con.src.new': '新建来源',
     'con.src.empty': '还没有来源',
@@ -795,6 +853,14 @@ export const consoleMessages = defineMessages(
     'con.src.updated': '最近修改',
     'con.src.missing': '请填写标识和名称。',
     'con.src.back': '全部来源',
+    'con.src.delete': '删除来源',
+    'con.src.deleteTitle': '删除该来源？',
+    'con.src.deleteKeys': '它的 API 密钥将一并删除：此后任何系统都不能再以“{name}”的名义发送。',
+    'con.src.deleteUnused': '只有从未发送过消息的来源才能删除：已发送的消息需保留其来源。',
+    'con.src.deleteRefused': '“{name}”已发送过消息，因此不能删除：这些消息的记录需要它。',
+    'con.src.deleteRefusedAdvice': '如要停止它发送，请改为撤销它的 API 密钥。',
+    'con.src.toKeys': '前往 API 密钥',
+    'con.src.deleted': '已删除来源“{name}”（{key}）及其 API 密钥。',
     'con.keys.title': 'API 密钥',
     'con.keys.hint':
       '业务系统使用其中一个密钥认证。Herald 只保存密钥的哈希值：密钥仅在创建时显示一次。轮换时先创建新密钥，切换系统后再撤销旧密钥。',
@@ -870,6 +936,13 @@ export const consoleMessages = defineMessages(
     'con.groups.memberIds': '成员',
     'con.groups.orgHint': '所勾选单位及其下属单位的人员（可多选）。',
     'con.groups.missing': '请填写标识和名称；规则群组还需选择组织或角色。',
+    'con.groups.delete': '删除群组',
+    'con.groups.deleteTitle': '删除该群组？',
+    'con.groups.deleteMembers':
+      '该群组目前有 {count} 名成员。删除的只是群组，人员仍保留在用户目录中。',
+    'con.groups.deleteScheduled': '指定发送给该群组的定时消息将不会再送达其成员。',
+    'con.groups.deleteSent': '已发送给该群组的消息仍保留在接收人的收件箱中。',
+    'con.groups.deleted': '已删除群组“{name}”（{key}）。',
     'con.ops.dead': '死信',
     'con.ops.outbox': '沙箱发件箱',
     'con.dead.sub': '已用完尝试次数的投递。排除原因（服务商、凭据等）后可重新投递。',
