@@ -267,6 +267,48 @@ describe('categories routes', () => {
     );
   });
 
+  it('a deleted category is taken off the sources that could send it; one created again later is open to none', async () => {
+    await create(exam);
+    await create({ ...exam, key: 'exam.result' });
+    await insertSource(
+      db,
+      { key: 'jwc', name: '教务处', categories: ['exam.schedule', 'exam.result'] },
+      now,
+    );
+    await insertSource(db, { key: 'lib', name: '图书馆', categories: ['exam.result'] }, now);
+    const res = await app.inject({
+      method: 'DELETE',
+      url: '/v1/categories/exam.schedule',
+      headers: ADMIN,
+    });
+    assert.equal(res.statusCode, 204);
+    const lists = await db
+      .selectFrom('sources')
+      .select(['key', 'categories'])
+      .orderBy('key')
+      .execute();
+    assert.deepEqual(
+      lists.map((r) => [r.key, JSON.parse(r.categories)]),
+      [
+        ['jwc', ['exam.result']],
+        ['lib', ['exam.result']],
+      ],
+    );
+    assert.equal((await create(exam)).statusCode, 201);
+    assert.deepEqual(
+      JSON.parse(
+        (
+          await db
+            .selectFrom('sources')
+            .select('categories')
+            .where('key', '=', 'jwc')
+            .executeTakeFirstOrThrow()
+        ).categories,
+      ),
+      ['exam.result'],
+    );
+  });
+
   it('refuses to delete a category that messages use', async () => {
     await create(exam);
     const source = await insertSource(

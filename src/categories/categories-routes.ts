@@ -272,6 +272,9 @@ export function categoriesRoutes(
       }
       deps.lookups?.invalidate('categories');
       deps.lookups?.invalidate('templates');
+      // It was taken off the sources' lists too.
+      guards.apiKeys.invalidate();
+      deps.lookups?.invalidate('sources');
       return reply.code(204).send();
     },
   );

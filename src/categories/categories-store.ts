@@ -133,8 +133,8 @@ export async function updateCategory(
 }
 
 /**
- * Deletes a category and (by cascade) its templates. Refused while any message refers to it:
- * message history and retries need the category's settings.
+ * Deletes a category and (by cascade) its templates, and takes it off every source's list.
+ * Refused while any message refers to it: message history and retries need its settings.
  */
 export async function deleteCategory(
   db: Db,
@@ -155,6 +155,21 @@ export async function deleteCategory(
       .executeTakeFirst();
     if (used) return 'in-use';
     await tx.deleteFrom('categories').where('key', '=', key).execute();
+    // Sources may no longer send it: a category created later under the same key starts with
+    // no source allowed, instead of silently re-opening to the old ones.
+    const allowed = await tx
+      .selectFrom('sources')
+      .select(['key', 'categories'])
+      .where('categories', 'like', `%${JSON.stringify(key)}%`)
+      .execute();
+    for (const source of allowed) {
+      const categories = (JSON.parse(source.categories) as string[]).filter((c) => c !== key);
+      await tx
+        .updateTable('sources')
+        .set({ categories: JSON.stringify(categories) })
+        .where('key', '=', source.key)
+        .execute();
+    }
     return 'deleted';
   };
   return db.isTransaction ? run(db) : db.transaction().execute(run);
