@@ -262,7 +262,7 @@ export function categoriesRoutes(
       },
     },
     async (request, reply) => {
-      const outcome = await deleteCategory(db, request.params.key);
+      const outcome = await deleteCategory(db, request.params.key, clock());
       if (outcome === 'missing') throw notFound(`Category "${request.params.key}"`);
       if (outcome === 'in-use') {
         throw new Problem(

@@ -1,4 +1,5 @@
 import type { Db } from '../store/database.js';
+import { sqlDialectOf } from '../store/sql-dialect.js';
 import type { CategoriesTable, Priority } from '../store/schema.js';
 import type { Channel } from '../channels/channel.js';
 
@@ -139,6 +140,7 @@ export async function updateCategory(
 export async function deleteCategory(
   db: Db,
   key: string,
+  now: number,
 ): Promise<'deleted' | 'missing' | 'in-use'> {
   const run = async (tx: Db): Promise<'deleted' | 'missing' | 'in-use'> => {
     const exists = await tx
@@ -157,16 +159,17 @@ export async function deleteCategory(
     await tx.deleteFrom('categories').where('key', '=', key).execute();
     // Sources may no longer send it: a category created later under the same key starts with
     // no source allowed, instead of silently re-opening to the old ones.
-    const allowed = await tx
+    // Locked (PostgreSQL) so a source change committed meanwhile is not overwritten.
+    const naming = tx
       .selectFrom('sources')
       .select(['key', 'categories'])
-      .where('categories', 'like', `%${JSON.stringify(key)}%`)
-      .execute();
+      .where('categories', 'like', `%${JSON.stringify(key)}%`);
+    const allowed = await (sqlDialectOf(tx).skipLocked ? naming.forUpdate() : naming).execute();
     for (const source of allowed) {
       const categories = (JSON.parse(source.categories) as string[]).filter((c) => c !== key);
       await tx
         .updateTable('sources')
-        .set({ categories: JSON.stringify(categories) })
+        .set({ categories: JSON.stringify(categories), updated_at: now })
         .where('key', '=', source.key)
         .execute();
     }

@@ -37,6 +37,8 @@ export const AudienceFilterSchema = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 256,
+        // Like an orgPrefixes entry: a blank one would drop the org part, never mean "anyone".
+        pattern: '[^\\s/]',
         description: 'One org unit: users at this path or below it (e.g. 农学院/作物学系)',
       }),
     ),

@@ -151,6 +151,8 @@ describe('the audience builder: recipient count before sending, org tree, roles'
       ['an empty unit', { orgPrefixes: [CLASS_A, ''] }],
       ['a blank unit (spaces and slashes only)', { orgPrefixes: [CLASS_A, ' / '] }],
       ['a unit over 256 characters', { orgPrefixes: ['农'.repeat(257)] }],
+      // Else the org part would drop out and every teacher of the campus be reached.
+      ['a blank single orgPrefix beside roles', { roles: ['teacher'], orgPrefix: '/' }],
       ['an unknown sibling field', { orgPrefixs: [CLASS_A] }],
     ];
     for (const [name, filter] of refused) {
