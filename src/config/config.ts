@@ -184,9 +184,10 @@ export const CONFIG_SPEC = {
   ),
   HERALD_BROKER_OUTBOX_CLAIM_SECONDS: int(
     30,
-    5,
+    // Twice the 10 s a publication may take (the broker's confirms): a claim must outlast it.
+    20,
     3600,
-    'RabbitMQ: outbox rows a process claimed to publish wait this long for another process when it dies unseen (on PostgreSQL a killed process is seen at once; see docs/scale-out.md).',
+    'RabbitMQ: outbox rows a process claimed to publish wait this long for another process when it dies unseen (at least 20: twice the 10 s a publication may take; on PostgreSQL a killed process is seen at once; see docs/scale-out.md).',
   ),
   HERALD_AMQP_INGRESS: bool(
     true,
