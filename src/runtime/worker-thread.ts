@@ -13,6 +13,7 @@ import { EmbeddedQueue } from '../queue/embedded/embedded-queue.js';
 import { openQueue } from './open-queue.js';
 import { systemClock } from '../time/clock.js';
 import { Metrics } from '../ops/metrics.js';
+import { CachedLookups } from './cached-lookups.js';
 import { InboxHub } from '../inbox/inbox-hub.js';
 import { TemplateRenderer } from '../templates/template-renderer.js';
 import { buildProviders } from '../channels/build-providers.js';
@@ -55,6 +56,9 @@ const callbacks = createCallbacks({
   channel: signals,
   retry: { baseMs: config.callbackRetryBaseMs, capMs: config.callbackRetryCapMs },
 });
+// Categories, sources and templates: forgotten when the API (main thread or another process)
+// changes them, via the same peer signals.
+const lookups = new CachedLookups({ signals });
 const workers = startWorkers({
   db,
   queue,
@@ -69,6 +73,7 @@ const workers = startWorkers({
   timezone: config.timezone,
   callbackEmitter: callbacks.emitter,
   callbackDelivery: callbacks.delivery,
+  lookups,
 });
 
 port.on('message', (message: ToWorker) => {
@@ -81,6 +86,7 @@ port.on('message', (message: ToWorker) => {
   } else if (message.type === 'stop') {
     void (async () => {
       await workers.stop();
+      lookups.close();
       await callbacks.close();
       await providers.close();
       await queue.close();

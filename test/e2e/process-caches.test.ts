@@ -14,6 +14,7 @@ import { ADMIN_TOKEN, client, spawnHerald, type ChildHerald } from '../support/t
 import { skipUnless } from '../support/services.js';
 import { freshSchema, type FreshSchema } from '../support/fresh-postgres.js';
 import pg from 'pg';
+import Database from 'better-sqlite3';
 import { API_KEY_CACHE_TTL_MS } from '../../src/sources/api-key-cache.js';
 import { LOOKUP_CACHE_TTL_MS } from '../../src/runtime/cached-lookups.js';
 import { TEST_DATABASE_URL } from '../support/services.js';
@@ -173,3 +174,59 @@ describe(
     });
   },
 );
+
+describe('caches in `herald all` on SQLite: the worker thread hears the API thread', () => {
+  let dir: string;
+  let herald: ChildHerald;
+  /** Herald's own database, read-only beside it (WAL mode lets a reader in). */
+  let db: Database.Database;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'herald-thread-cache-'));
+    herald = await spawnHerald(dir, { HERALD_DEMO: 'true', HERALD_WORKER_THREAD: 'true' });
+    db = new Database(join(dir, 'herald.db'), { readonly: true });
+  });
+
+  after(async () => {
+    db?.close();
+    await herald?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a template changed through the API is rendered by the worker thread within the bound', async (t) => {
+    const admin = client(herald.url, ADMIN_TOKEN);
+    const jwc = client(herald.url, (await admin('POST', '/v1/sources/jwc/api-keys')).body.secret);
+    /** Sends one message and waits for its inbox item: its title and locale. */
+    const delivered = async () => {
+      const sent = await jwc('POST', '/v1/messages', exam);
+      assert.equal(sent.status, 202, JSON.stringify(sent.body));
+      for (;;) {
+        const row = db
+          .prepare(
+            `select i.title, d.locale from inbox_items i join deliveries d on d.id = i.delivery_id
+             where i.message_id = ?`,
+          )
+          .get(sent.body.id) as { title: string; locale: string } | undefined;
+        if (row) return row;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    const first = await delivered();
+    assert.doesNotMatch(first.title, /v2/);
+    const put = await admin('PUT', `/v1/templates/exam.reminder/in_app/${first.locale}`, {
+      title: 'Exam v2: {{ data.course }}',
+      body: 'Room {{ data.room }}',
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const changedAt = performance.now();
+    const took = await refusedWithin(
+      async () => ({ status: /^Exam v2: /.test((await delivered()).title) ? 1 : 0 }),
+      1,
+      changedAt,
+      LOOKUP_CACHE_TTL_MS,
+    );
+    t.diagnostic(
+      `the worker thread rendered the new version ${Math.round(took)} ms after the change`,
+    );
+  });
+});
