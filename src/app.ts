@@ -4,6 +4,7 @@ import type { Config } from './config/config.js';
 import { openStore } from './store/open-store.js';
 import type { Db } from './store/database.js';
 import { EmbeddedQueue } from './queue/embedded/embedded-queue.js';
+import { RabbitMqQueue } from './queue/rabbitmq/rabbitmq-queue.js';
 import { openQueue } from './runtime/open-queue.js';
 import type { Queue } from './queue/queue.js';
 import { systemClock, type Clock } from './time/clock.js';
@@ -135,6 +136,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   const metrics = new Metrics({ queue, processMetrics: true });
   if (outboxSize) metrics.brokerOutbox(outboxSize);
+  if (queue instanceof RabbitMqQueue && queue.outboxClaimMode !== null)
+    metrics.outboxPresence(() => queue.outboxClaimMode === 'presence');
   const hub = new InboxHub(signals);
   const renderer = new TemplateRenderer({ defaultTimezone: 'Asia/Shanghai' });
   const providers = buildProviders(config, db, hub, clock, log, signals);

@@ -117,6 +117,23 @@ export class Metrics {
     });
   }
 
+  /**
+   * `herald_broker_outbox_presence`: 1 while the outbox relay claims under its PostgreSQL
+   * presence (what a dead process claimed is taken at once), 0 while it has none — waiting
+   * for it, or claiming under timed claims (see docs/scale-out.md). Read at scrape time.
+   */
+  outboxPresence(held: () => boolean): void {
+    new Gauge({
+      name: 'herald_broker_outbox_presence',
+      help: '1 while the outbox relay claims under its PostgreSQL presence; 0 while it has none (reconnecting, or refused: claims then only run out).',
+      registers: [this.registry],
+      aggregator: 'min',
+      collect() {
+        this.set(held() ? 1 : 0);
+      },
+    });
+  }
+
   addRemote(source: () => Promise<unknown[]>): void {
     this.remotes.push(source);
   }

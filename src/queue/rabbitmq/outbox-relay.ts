@@ -7,11 +7,17 @@
  *
  * Claims: with a presence (PostgreSQL) the relay claims under the presence's token, and a
  * claim whose token PostgreSQL no longer shows — its process died, its session dropped — is
- * taken by the next relay pass anywhere, without waiting for its expiry. `claimMs` is then
- * only the fallback for a holder PostgreSQL still believes alive (a machine cut off, until
- * the server's keepalives give up on it). Without a presence (SQLite, or a server that does
- * not show sessions to each other) the relay claims under a random token of its own and
- * claims only run out.
+ * taken by the next relay pass anywhere, without waiting for its expiry. A claim whose token
+ * PostgreSQL still shows is never taken on a timer that a slow publication, a long
+ * transaction or another machine's clock could outrun: it runs for PRESENCE_CLAIM_PERIODS
+ * claim periods, the bound for a process wedged with its session open. Without a presence
+ * (SQLite, or a server that does not show sessions to each other) the relay claims under a
+ * random token of its own and claims run for `claimMs`; so it does while its presence holds
+ * no token for longer than `presenceWaitMs` (PostgreSQL refuses the connection), until the
+ * presence is back.
+ *
+ * Every claim outlasts a publication: `claimMs` must exceed the publisher's timeout by
+ * CLAIM_MARGIN_MS, and rows are published only while their claim has that much left.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -36,8 +42,17 @@ export interface OutboxRelayOptions {
   readonly clock: Clock;
   /** Rows claimed and published at once. */
   readonly batch?: number;
-  /** How long a claim keeps other relays off the rows (longer than one publication takes). */
+  /**
+   * How long a timed claim keeps other relays off the rows (default 30 s): longer than a
+   * publication takes (the publisher's timeout plus CLAIM_MARGIN_MS at least). Claims under
+   * a presence run PRESENCE_CLAIM_PERIODS times as long.
+   */
   readonly claimMs?: number;
+  /**
+   * How long the relay waits for its presence to hold a token (connecting, reconnecting)
+   * before it claims under timed claims of its own instead; default `claimMs`.
+   */
+  readonly presenceWaitMs?: number;
   readonly pollMs?: number;
   /** The store's presence, started and closed by the caller; none: claims only run out. */
   readonly presence?: Presence | null;
@@ -45,31 +60,70 @@ export interface OutboxRelayOptions {
   readonly onPublished?: (jobs: readonly JobRecord[]) => void;
 }
 
+/**
+ * Claims under a presence token run this many claim periods. Another relay takes them at once
+ * when the token's session is gone; while PostgreSQL shows it, only after this long (a holder
+ * wedged with its session open).
+ */
+export const PRESENCE_CLAIM_PERIODS = 10;
+
+/** A claim must have the publisher's timeout plus this left for its rows to be published. */
+export const CLAIM_MARGIN_MS = 5_000;
+
+/**
+ * How the relay claims now: `presence` under its presence's token; `waiting` for the
+ * presence to hold one (claiming nothing); `timed` under a token of its own whose claims only
+ * run out (the presence is unsupported, or has held no token for `presenceWaitMs`).
+ */
+export type ClaimMode = 'presence' | 'waiting' | 'timed';
+
+/** A claim to write on rows: its token and how long it runs. */
+export interface Claim {
+  readonly token: string;
+  readonly claimMs: number;
+}
+
 export class OutboxRelay {
   readonly #opts: OutboxRelayOptions;
-  /** The token of claims without a presence (never one a presence would hand out). */
+  /** The token of timed claims (never one a presence would hand out). */
   readonly #ownToken = randomBytes(12).toString('base64url');
+  readonly #claimMs: number;
+  /** The least a claim must have left for its rows to be published. */
+  readonly #publishMs: number;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #again = false;
   #stopped = false;
+  /** Since when (performance.now()) the presence is seen holding no token. */
+  #withoutTokenSince: number | null = null;
+  #timed = false;
 
   constructor(opts: OutboxRelayOptions) {
     this.#opts = opts;
+    this.#claimMs = opts.claimMs ?? 30_000;
+    this.#publishMs = opts.publisher.timeoutMs + CLAIM_MARGIN_MS;
+    if (this.#claimMs <= this.#publishMs) {
+      throw new RangeError(
+        `An outbox claim of ${this.#claimMs} ms does not outlast a publication (${opts.publisher.timeoutMs} ms, plus ${CLAIM_MARGIN_MS} ms): claim longer`,
+      );
+    }
   }
 
-  get claimMs(): number {
-    return this.#opts.claimMs ?? 30_000;
+  /** How this relay claims right now; null without a presence (SQLite: always timed). */
+  get mode(): ClaimMode | null {
+    if (!this.#opts.presence) return null;
+    const claim = this.#claim();
+    if (!claim) return 'waiting';
+    return claim.token === this.#ownToken ? 'timed' : 'presence';
   }
 
   /**
-   * The token this relay claims under right now — rows the caller inserts pre-claimed carry
-   * it too — or null while its presence holds none (they are then written unclaimed).
+   * The claim rows the caller inserts pre-claimed carry (this relay then publishes them with
+   * publishClaimed), or null while its presence is reconnecting (they are then written
+   * unclaimed, for a relay pass).
    */
-  get claimToken(): string | null {
-    const presence = this.#opts.presence;
-    if (!presence || !presence.supported) return this.#ownToken;
-    return presence.token;
+  preClaim(): Claim | null {
+    return this.#claim();
   }
 
   start(): void {
@@ -107,9 +161,13 @@ export class OutboxRelay {
 
   /**
    * Publishes rows this relay holds (claimed, or inserted pre-claimed, all under one token):
-   * the fast path after a commit. False when they stay in the outbox for a later pass —
-   * also when that token is no longer held: other relays may already be taking the rows, so
-   * publishing them here too would send them twice.
+   * the fast path after a commit. False when they stay in the outbox for a later pass:
+   *
+   * - when their token is a presence token no longer held: other relays may already be
+   *   taking the rows, so publishing them here too would send them twice;
+   * - when their claim has less left than a publication may take (a transaction that held
+   *   its pre-claimed rows that long before committing): it could run out while they are
+   *   published, and another relay publish them too. A relay pass claims them again.
    */
   async publishClaimed(rows: readonly OutboxRow[]): Promise<boolean> {
     if (rows.length === 0) return true;
@@ -118,10 +176,19 @@ export class OutboxRelay {
     if (token === null || rows.some((r) => r.claim_token !== token)) {
       throw new TypeError('publishClaimed takes rows claimed under one token');
     }
-    if (token !== this.claimToken) {
+    if (!this.#holds(token)) {
       log.info(
         { jobs: rows.length },
         'outbox rows not published here: their claim was lost with its PostgreSQL session; any relay takes them',
+      );
+      this.kick();
+      return false;
+    }
+    const leftMs = Math.min(...rows.map((r) => Number(r.claimed_until))) - clock();
+    if (!(leftMs >= this.#publishMs)) {
+      log.warn(
+        { jobs: rows.length, leftMs },
+        'outbox rows not published from hand: their claim runs out before a publication could end (written by a long transaction?); a relay pass claims them again',
       );
       this.kick();
       return false;
@@ -163,13 +230,48 @@ export class OutboxRelay {
     while (this.#running) await this.#running;
   }
 
+  /** Whether rows claimed under `token` are this relay's to publish now. */
+  #holds(token: string): boolean {
+    if (token === this.#ownToken) return true;
+    const presence = this.#opts.presence;
+    return !!presence && presence.supported && presence.token === token;
+  }
+
+  /** The claim to make now (see ClaimMode); null: claim nothing yet. */
+  #claim(): Claim | null {
+    const presence = this.#opts.presence;
+    const timed = { token: this.#ownToken, claimMs: this.#claimMs };
+    if (!presence || !presence.supported) return timed;
+    const token = presence.token;
+    if (token !== null) {
+      this.#withoutTokenSince = null;
+      if (this.#timed) {
+        this.#timed = false;
+        this.#opts.log.info('outbox relay: its presence holds a token again; claims under it');
+      }
+      return { token, claimMs: this.#claimMs * PRESENCE_CLAIM_PERIODS };
+    }
+    const now = performance.now();
+    this.#withoutTokenSince ??= now;
+    const waitMs = this.#opts.presenceWaitMs ?? this.#claimMs;
+    if (now - this.#withoutTokenSince < waitMs) return null;
+    if (!this.#timed) {
+      this.#timed = true;
+      this.#opts.log.error(
+        { waitedMs: Math.round(now - this.#withoutTokenSince) },
+        "outbox relay: its presence has no PostgreSQL session (max_connections, the role's connection limit, pg_hba.conf?); it claims under timed claims until the session is back: rows of a process that dies now wait HERALD_BROKER_OUTBOX_CLAIM_SECONDS",
+      );
+    }
+    return timed;
+  }
+
   async #drain(): Promise<void> {
     const { db, publisher, log, clock } = this.#opts;
     const batch = this.#opts.batch ?? 500;
     while (!this.#stopped && publisher.ready) {
-      // No presence token (connecting, or just lost): claim nothing until it is back.
-      const token = this.claimToken;
-      if (token === null) return;
+      // Presence reconnecting: claim nothing until it is back (or the wait is over).
+      const claim = this.#claim();
+      if (claim === null) return;
       const presence = this.#opts.presence;
       let rows: OutboxRow[];
       try {
@@ -177,12 +279,12 @@ export class OutboxRelay {
           presence && presence.supported
             ? await claimOutboxWithPresence(
                 db,
-                { token, prefix: presence.prefix, held: presence.held },
+                { token: claim.token, prefix: presence.prefix, held: presence.held },
                 batch,
                 clock(),
-                this.claimMs,
+                claim.claimMs,
               )
-            : await claimOutbox(db, token, batch, clock(), this.claimMs);
+            : await claimOutbox(db, claim.token, batch, clock(), claim.claimMs);
       } catch (err) {
         log.warn({ err }, 'outbox not readable; retrying at the next poll');
         return;

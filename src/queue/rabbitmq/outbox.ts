@@ -57,7 +57,11 @@ export async function claimOutbox(
 
 /** What a claim under a presence needs of it (src/store/presence.ts). */
 export interface ClaimPresence {
-  /** The token held now: the claim's. */
+  /**
+   * The claim's token: the presence's own (`prefix…`, held now), or a token of the relay's
+   * own without the prefix — a timed claim, which nobody takes before it runs out, made
+   * while the presence holds no token (OutboxRelay).
+   */
   readonly token: string;
   readonly prefix: string;
   /** SQL selecting the column `token` of every token held now. */
@@ -66,13 +70,16 @@ export interface ClaimPresence {
 
 /**
  * Claims like claimOutbox, and also takes rows whose claim is still running but whose holder
- * is gone: claimed under a presence token (`prefix…`) that PostgreSQL no longer shows. Claims
- * under other tokens (SQLite's, a relay without presence) are taken only once they ran out.
- * Safe against a relay that is alive:
+ * is gone: claimed under a presence token (`prefix…`) that PostgreSQL no longer shows. A
+ * holder PostgreSQL shows keeps its rows until their claim runs out — which for claims under
+ * a presence is ten claim periods (OutboxRelay), the bound for a process that is wedged with
+ * its session open. Claims under other tokens (SQLite's, a relay without presence) are taken
+ * only once they ran out. Safe against a relay that is alive:
  *
- * - Nothing is claimed unless `presence.token` itself is held (checked in this statement):
- *   a relay whose session just died, and does not know yet, claims nothing — others would
- *   see its token gone and take the rows from under it.
+ * - Nothing is claimed under a presence token unless that token itself is held (checked in
+ *   this statement): a relay whose session just died, and does not know yet, claims nothing
+ *   — others would see its token gone and take the rows from under it. A claim under a token
+ *   without the prefix needs no such check: nobody takes it before it runs out.
  * - A token is held before any row names it (the presence shows it before handing it out)
  *   and never again once lost (a lost session comes back under a new one). So a token seen
  *   on a row of this statement's snapshot but missing from `pg_stat_activity` (read after the
@@ -89,11 +96,14 @@ export async function claimOutboxWithPresence(
   claimMs: number,
 ): Promise<OutboxRow[]> {
   const { token, prefix, held } = presence;
+  const mayClaim = token.startsWith(prefix)
+    ? sql`exists (select 1 from held where held.token = ${token})`
+    : sql`true`;
   const { rows } = await sql<OutboxRow>`
     with held as materialized (${held}),
     picked as materialized (
       select id, claim_token, claimed_until from broker_outbox
-      where exists (select 1 from held where held.token = ${token})
+      where ${mayClaim}
         and (claimed_until is null
           or claimed_until < ${now}
           or (starts_with(claim_token, ${prefix})

@@ -31,9 +31,15 @@ export interface PublisherOptions {
   readonly declareLadder: boolean;
   /** Called each time the link is (back) up and declared. */
   readonly onReady?: () => void;
-  /** Longest wait for the confirms of one batch (a blocked connection holds them). */
+  /**
+   * Longest a publication of one batch takes, declarations and confirms (a blocked connection
+   * holds them); default PUBLISH_TIMEOUT_MS.
+   */
   readonly confirmTimeoutMs?: number;
 }
+
+/** How long a publication may take by default: declarations and the broker's confirms. */
+export const PUBLISH_TIMEOUT_MS = 10_000;
 
 export class Publisher {
   readonly #opts: PublisherOptions;
@@ -108,20 +114,54 @@ export class Publisher {
     await this.#declareTopic(channel, topic);
   }
 
+  /** The longest a publish() takes before it gives up (see there). */
+  get timeoutMs(): number {
+    return this.#opts.confirmTimeoutMs ?? PUBLISH_TIMEOUT_MS;
+  }
+
   /**
    * Publishes the jobs and resolves once the broker has confirmed every one of them (each is
    * then in a durable quorum queue). Rejects if any of them was not confirmed; some others
    * may have been, so the caller publishes all again later (consumers are idempotent).
+   * Gives up after `timeoutMs` in all — declarations included — so that a caller holding
+   * claims on the jobs knows how long it may be busy with them (OutboxRelay); nothing more
+   * is sent for the jobs once it gave up.
    */
   async publish(jobs: readonly JobRecord[], now: number): Promise<void> {
     const channel = this.#channel;
     if (!channel) throw new BrokerUnavailable();
+    const timeoutMs = this.timeoutMs;
+    let abandoned = false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abandoned = true;
+        reject(new BrokerUnavailable(`no publisher confirms within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    const confirmed = this.#publish(channel, jobs, now, () => abandoned);
+    try {
+      await Promise.race([confirmed, timeout]);
+    } finally {
+      clearTimeout(timer);
+      // Settle the loser quietly: a late rejection of an abandoned batch is not an error.
+      confirmed.catch(() => undefined);
+    }
+  }
+
+  async #publish(
+    channel: ConfirmChannel,
+    jobs: readonly JobRecord[],
+    now: number,
+    abandoned: () => boolean,
+  ): Promise<void> {
     for (const job of jobs) {
       await this.#declareTopic(channel, job.topic);
       const remaining = job.availableAt - now;
       if (remaining > DUE_TOLERANCE_MS)
         await this.#declareRung(channel, job.lane, rungFor(remaining));
     }
+    if (abandoned()) throw new BrokerUnavailable('publication given up while declaring');
     const { topology } = this.#opts;
     const confirms: Promise<void>[] = [];
     for (const job of jobs) {
@@ -157,21 +197,7 @@ export class Publisher {
         }),
       );
     }
-    const timeoutMs = this.#opts.confirmTimeoutMs ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new BrokerUnavailable(`no publisher confirms within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([Promise.all(confirms), timeout]);
-    } finally {
-      clearTimeout(timer);
-      // Settle the losers quietly: a late rejection of an abandoned batch is not an error.
-      for (const c of confirms) c.catch(() => undefined);
-    }
+    await Promise.all(confirms);
   }
 
   /**

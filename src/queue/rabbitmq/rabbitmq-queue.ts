@@ -42,7 +42,7 @@ import {
 import { BrokerLink } from './broker-link.js';
 import { deathReason, readJob, type JobRecord } from './job-message.js';
 import { insertOutbox, outboxDepth, type NewOutboxRow, type OutboxRow } from './outbox.js';
-import { OutboxRelay } from './outbox-relay.js';
+import { OutboxRelay, type Claim, type ClaimMode } from './outbox-relay.js';
 import { Publisher } from './publisher.js';
 import { DUE_TOLERANCE_MS, Topology } from './topology.js';
 
@@ -86,6 +86,11 @@ export interface RabbitMqQueueOptions {
    * holder died (default 30 s; see OutboxRelay).
    */
   readonly outboxClaimMs?: number;
+  /**
+   * How long the relay waits for its presence to hold a token before it claims under timed
+   * claims (default: the claim; see OutboxRelay).
+   */
+  readonly outboxPresenceWaitMs?: number;
   /** Wall-clock time (the broker's delays run in real time). */
   readonly clock?: Clock;
   /** Connection name shown by the broker; default `herald <host> <pid>`. */
@@ -163,6 +168,9 @@ export class RabbitMqQueue implements Queue {
       presence: opts.presence ?? null,
       ...(opts.relayPollMs !== undefined ? { pollMs: opts.relayPollMs } : {}),
       ...(opts.outboxClaimMs !== undefined ? { claimMs: opts.outboxClaimMs } : {}),
+      ...(opts.outboxPresenceWaitMs !== undefined
+        ? { presenceWaitMs: opts.outboxPresenceWaitMs }
+        : {}),
       onPublished: (jobs) => {
         if (jobs.some((j) => j.availableAt - this.#clock() <= DUE_TOLERANCE_MS)) this.#wake();
       },
@@ -179,6 +187,14 @@ export class RabbitMqQueue implements Queue {
     this.#presence?.start();
     this.#publisher.start();
     this.#relay.start();
+  }
+
+  /**
+   * How the outbox relay claims now (see ClaimMode): `presence` normally on PostgreSQL;
+   * null without a presence (SQLite), where claims are always timed.
+   */
+  get outboxClaimMode(): ClaimMode | null {
+    return this.#relay.mode;
   }
 
   /** The names this queue uses (for tests that clean up after themselves, and for docs). */
@@ -669,17 +685,18 @@ export class RabbitMqQueue implements Queue {
    * take over), and while the relay's presence holds no token (PostgreSQL reconnecting).
    * Claimed rows of a process that dies before publishing them are taken by another relay
    * as soon as PostgreSQL sees its session gone (see OutboxRelay), as rows claimed by a relay
-   * pass are.
+   * pass are. The claim runs from the insert: rows of a transaction that outlasted most of it
+   * are not published from hand but left to a relay pass (OutboxRelay.publishClaimed).
    */
   async #insertForCommit(tx: Tx, rows: readonly NewOutboxRow[]): Promise<void> {
-    const token = this.#relay.claimToken;
+    const claim = this.#relay.preClaim();
     if (
-      token !== null &&
+      claim !== null &&
       !this.#closed &&
       this.#publisher.ready &&
       this.#publishing.size < MAX_DIRECT_PUBLICATIONS
     ) {
-      const inserted = await insertOutbox(tx, this.#claimed(rows, token));
+      const inserted = await insertOutbox(tx, this.#claimed(rows, claim));
       await afterCommit(tx, () => this.#publishDirect(inserted));
       return;
     }
@@ -687,9 +704,9 @@ export class RabbitMqQueue implements Queue {
     await afterCommit(tx, () => this.#relay.kick());
   }
 
-  #claimed(rows: readonly NewOutboxRow[], token: string): NewOutboxRow[] {
-    const claimedUntil = this.#clock() + this.#relay.claimMs;
-    return rows.map((r) => ({ ...r, claim_token: token, claimed_until: claimedUntil }));
+  #claimed(rows: readonly NewOutboxRow[], claim: Claim): NewOutboxRow[] {
+    const claimedUntil = this.#clock() + claim.claimMs;
+    return rows.map((r) => ({ ...r, claim_token: claim.token, claimed_until: claimedUntil }));
   }
 
   /** Publishes committed rows this relay holds; close() waits for these. */
@@ -709,15 +726,15 @@ export class RabbitMqQueue implements Queue {
    * left in the outbox when it is unreachable (the relay retries).
    */
   async #publishNow(rows: readonly NewOutboxRow[]): Promise<void> {
-    const token = this.#relay.claimToken;
-    if (!this.#publisher.ready || token === null) {
+    const claim = this.#relay.preClaim();
+    if (!this.#publisher.ready || claim === null) {
       // The relay publishes them when the broker (or its presence) is back.
       await inTransaction(this.#db, (tx) => insertOutbox(tx, rows));
       this.#relay.kick();
       return;
     }
     const inserted = await inTransaction(this.#db, (tx) =>
-      insertOutbox(tx, this.#claimed(rows, token)),
+      insertOutbox(tx, this.#claimed(rows, claim)),
     );
     await this.#relay.publishClaimed(inserted);
   }

@@ -4,12 +4,11 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../database.js';
 import { PeerListeners, type PeerListener, type PeerSignals } from '../../runtime/peer-signals.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
 
 /** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more. */
 const MAX_PAYLOAD_BYTES = 7_900;
 const MAX_CHANNEL_BYTES = 63;
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 5_000;
 
 export interface PgPeerSignalsOptions {
   /** Sends NOTIFYs (through the pool). */
@@ -42,8 +41,7 @@ export class PgPeerSignals implements PeerSignals {
   #listenQueue: Promise<void> = Promise.resolve();
   #pending = new Map<string, Set<string>>();
   #flushing: Promise<void> | null = null;
-  #reconnectTimer: NodeJS.Timeout | null = null;
-  #retryMs = RECONNECT_MIN_MS;
+  readonly #backoff = new ReconnectBackoff();
   #closed = false;
 
   constructor(opts: PgPeerSignalsOptions) {
@@ -87,7 +85,7 @@ export class PgPeerSignals implements PeerSignals {
     if (this.#closed) return;
     await this.#flushing;
     this.#closed = true;
-    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#backoff.close();
     this.#listeners.clear();
     const client = this.#client;
     this.#client = null;
@@ -176,23 +174,18 @@ export class PgPeerSignals implements PeerSignals {
   }
 
   #scheduleReconnect(): void {
-    if (this.#closed || this.#reconnectTimer) return;
-    const wait = this.#retryMs;
-    this.#retryMs = Math.min(this.#retryMs * 2, RECONNECT_MAX_MS);
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = null;
-      if (this.#closed) return;
+    if (this.#closed) return;
+    this.#backoff.schedule(() => {
       this.#connect().then(
         () => {
-          this.#retryMs = RECONNECT_MIN_MS;
+          this.#backoff.succeeded();
           this.#opts.log?.info('peer signals: LISTEN connection re-established');
           // Whatever was published while we were away is lost: everyone re-checks.
           this.#listeners.deliverGap();
         },
         () => this.#scheduleReconnect(),
       );
-    }, wait);
-    this.#reconnectTimer.unref();
+    });
   }
 }
 
