@@ -1,12 +1,15 @@
 /**
  * Outbox claims on PostgreSQL with presences: what a dead relay claimed is taken by another
  * relay as soon as PostgreSQL sees its session gone — long before the claim would run out —
- * while the claims of a live relay are never taken, and a relay that lost its session claims
- * nothing under its old token. The claims in these tests run for an hour: rows published
- * within the tests' timeouts were taken because their holder was gone, not because time ran.
+ * while the claims of a live relay are not taken when they run out (only after ten claim
+ * periods), and a relay that lost its session claims nothing under its old token. A relay
+ * whose presence cannot connect claims under timed claims until it can. The claims in most
+ * of these tests run for an hour: rows published within the tests' timeouts were taken
+ * because their holder was gone, not because time ran.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import pino from 'pino';
@@ -17,13 +20,14 @@ import { freshPostgres, type FreshPostgres } from '../../../test/support/fresh-p
 import { deleteBrokerObjects, uniqueBrokerPrefix } from '../../../test/support/broker.js';
 import { skipUnless, TEST_BROKER_URL } from '../../../test/support/services.js';
 import { eventually } from '../../../test/support/test-herald.js';
+import { Metrics } from '../../ops/metrics.js';
 import {
   claimOutboxWithPresence,
   insertOutbox,
   type ClaimPresence,
   type NewOutboxRow,
 } from './outbox.js';
-import { OutboxRelay } from './outbox-relay.js';
+import { OutboxRelay, PRESENCE_CLAIM_PERIODS } from './outbox-relay.js';
 import { Publisher } from './publisher.js';
 import { RabbitMqQueue } from './rabbitmq-queue.js';
 import { Topology } from './topology.js';
@@ -83,7 +87,11 @@ describe(
     }
 
     /** A relay as Herald runs it, consuming TOPIC with room for every job at once. */
-    async function relayQueue(db: Db, p: PgPresence): Promise<RabbitMqQueue> {
+    async function relayQueue(
+      db: Db,
+      p: PgPresence,
+      more: Partial<ConstructorParameters<typeof RabbitMqQueue>[0]> = {},
+    ): Promise<RabbitMqQueue> {
       const queue = new RabbitMqQueue({
         url: TEST_BROKER_URL,
         db,
@@ -94,6 +102,7 @@ describe(
         prefetch: 5_000,
         relayPollMs: 200,
         outboxClaimMs: HOUR,
+        ...more,
       });
       closing.push(async () => {
         await queue.close();
@@ -110,6 +119,50 @@ describe(
       const counts = new Map<string, number>();
       for (const job of jobs) counts.set(job.id, (counts.get(job.id) ?? 0) + 1);
       return counts;
+    }
+
+    /** A publisher on broker objects of its own (deleted after the test), link up. */
+    async function publisherOn(topology: Topology): Promise<Publisher> {
+      const publisher = new Publisher({
+        url: TEST_BROKER_URL,
+        name: 'outbox relay test',
+        log: pino({ level: 'silent' }),
+        topology,
+        topics: [TOPIC],
+        declareLadder: false,
+      });
+      closing.push(async () => {
+        await publisher.close();
+        await deleteBrokerObjects({
+          exchanges: [topology.jobsExchange, topology.delayExchange, topology.deadExchange],
+          queues: [
+            ...(['urgent', 'normal', 'bulk'] as const).map((l) => topology.jobQueue(TOPIC, l)),
+            topology.deadQueue,
+          ],
+        });
+      });
+      publisher.start();
+      assert.ok(await publisher.whenReady(10_000), 'broker link up');
+      return publisher;
+    }
+
+    function relayOn(
+      publisher: Publisher,
+      opts: Partial<ConstructorParameters<typeof OutboxRelay>[0]>,
+    ): OutboxRelay {
+      const relay = new OutboxRelay({
+        db: fresh.db,
+        publisher,
+        log: pino({ level: 'silent' }),
+        clock: Date.now,
+        pollMs: 200,
+        ...opts,
+      });
+      closing.push(async () => {
+        relay.stop();
+        await relay.idle();
+      });
+      return relay;
     }
 
     const outbox = async () =>
@@ -317,6 +370,156 @@ describe(
         [...counts.values()].every((n) => n === 1),
         'and each once',
       );
+      assert.equal((await outbox()).length, 0);
+    });
+
+    it('a live relay keeps rows it holds after their claim ran out by another relay’s clock: a transaction that outlasted the claim, or a clock ahead, publishes nothing twice', async () => {
+      const CLAIM = 20_000;
+      const topology = new Topology(uniqueBrokerPrefix(), 5);
+      const queue = topology.jobQueue(TOPIC, 'normal');
+      const pa = await presence();
+      const pb = await presence();
+      const a = relayOn(await publisherOn(topology), { presence: pa, claimMs: CLAIM });
+      // A's process writes rows pre-claimed, as an enqueue in a transaction does …
+      const claim = a.preClaim()!;
+      assert.equal(claim.token, pa.token);
+      const inHand = await insertOutbox(
+        fresh.db,
+        rows(20, { token: claim.token, until: Date.now() + claim.claimMs }),
+      );
+      // … and B's relay sees them three claim periods later: A's transaction took that long
+      // to commit, or B's machine's clock is that far ahead.
+      const b = relayOn(await publisherOn(topology), {
+        presence: pb,
+        claimMs: CLAIM,
+        clock: () => Date.now() + 3 * CLAIM,
+      });
+      await b.flush();
+      assert.equal((await outbox()).filter((r) => r.claim_token === pa.token).length, 20);
+
+      assert.equal(await a.publishClaimed(inHand), true, 'A publishes them');
+      const publisher = await publisherOn(topology);
+      assert.deepEqual(await publisher.countMessages([queue]), [20], 'each once');
+      assert.equal((await outbox()).length, 0);
+
+      // The bound for a holder wedged with its session open: ten claim periods.
+      await insertOutbox(
+        fresh.db,
+        rows(5, { token: claim.token, until: Date.now() + claim.claimMs }),
+      );
+      const ahead = (periods: number) =>
+        claimOutboxWithPresence(fresh.db, claimOf(pb), 100, Date.now() + periods * CLAIM, CLAIM);
+      assert.deepEqual(await ahead(PRESENCE_CLAIM_PERIODS - 1), [], 'A is alive');
+      assert.equal((await ahead(PRESENCE_CLAIM_PERIODS + 1)).length, 5, 'wedged that long');
+
+      // Claims under a token without the presence prefix (an older relay, a relay without
+      // presence) are taken once they ran out, and not before.
+      await sql`truncate broker_outbox`.execute(fresh.db);
+      await insertOutbox(fresh.db, rows(5, { token: 'an older relay', until: Date.now() + HOUR }));
+      assert.deepEqual(
+        await claimOutboxWithPresence(fresh.db, claimOf(pb), 100, Date.now(), HOUR),
+        [],
+      );
+      assert.equal(
+        (await claimOutboxWithPresence(fresh.db, claimOf(pb), 100, Date.now() + HOUR + 1, HOUR))
+          .length,
+        5,
+      );
+    });
+
+    it('rows whose claim has less left than a publication takes are not published from hand; a relay pass publishes them once it ran out', async () => {
+      const topology = new Topology(uniqueBrokerPrefix(), 5);
+      const p = await presence();
+      const publisher = await publisherOn(topology);
+      const relay = relayOn(publisher, { presence: p });
+      // Written by a transaction that held them until 2 s before their claim runs out.
+      const inHand = await insertOutbox(
+        fresh.db,
+        rows(20, { token: p.token!, until: Date.now() + 2_000 }),
+      );
+      assert.equal(await relay.publishClaimed(inHand), false, 'not published from hand');
+      const queue = topology.jobQueue(TOPIC, 'normal');
+      assert.deepEqual(await publisher.countMessages([queue]), [0]);
+
+      relay.start();
+      await eventually(
+        async () => ((await outbox()).length === 0 ? true : undefined),
+        20_000,
+        'published by a relay pass',
+      );
+      assert.deepEqual(await publisher.countMessages([queue]), [20], 'each once');
+    });
+
+    it('a relay whose presence cannot connect (the role’s connection limit) claims under timed claims until it can', async () => {
+      const role = `herald_t_${randomBytes(6).toString('hex')}`;
+      await sql.raw(`create role ${role} login connection limit 0`).execute(fresh.db);
+      closing.push(async () => {
+        await sql`select pg_terminate_backend(pid) from pg_stat_activity where usename = ${role}`.execute(
+          fresh.db,
+        );
+        await sql.raw(`drop role ${role}`).execute(fresh.db);
+      });
+      const url = new URL(fresh.url);
+      url.username = role;
+      const refused = openPostgres(url.toString(), { poolSize: 1, statementTimeoutMs: 30_000 });
+      closing.push(() => refused.db.destroy());
+      const p = new PgPresence({
+        db: fresh.db,
+        newClient: refused.newClient,
+        label: 'herald relay',
+      });
+      closing.push(() => p.close());
+
+      // Rows a killed process had claimed under its presence, for an hour.
+      const dead = await presence();
+      const ids = (
+        await insertOutbox(fresh.db, rows(30, { token: dead.token!, until: Date.now() + HOUR }))
+      ).map((r) => String(r.id));
+      await dead.close();
+
+      const queue = await relayQueue(fresh.db, p, { outboxPresenceWaitMs: 300 });
+      const metrics = new Metrics({ queue: null, processMetrics: false });
+      metrics.outboxPresence(() => queue.outboxClaimMode === 'presence');
+      const gauge = async () =>
+        /^herald_broker_outbox_presence (\d)$/m.exec((await metrics.expose()).text)?.[1];
+
+      await eventually(
+        async () => (queue.outboxClaimMode === 'timed' ? true : undefined),
+        10_000,
+        'timed claims',
+      );
+      assert.equal(p.token, null, 'no presence');
+      assert.equal(await gauge(), '0');
+      await queue.enqueue(
+        Array.from({ length: 10 }, (_, i) => ({
+          topic: TOPIC,
+          lane: 'normal' as const,
+          payload: { i },
+        })),
+      );
+      const counts = await published(queue);
+      assert.equal(
+        counts.size,
+        40,
+        'the dead one’s rows (at once, not in an hour) and the new jobs',
+      );
+      assert.ok(ids.every((id) => counts.get(id) === 1));
+      assert.ok(
+        [...counts.values()].every((n) => n === 1),
+        'each once',
+      );
+
+      // The presence keeps trying; once the role may connect, claims are under it again.
+      await sql.raw(`alter role ${role} connection limit -1`).execute(fresh.db);
+      await eventually(
+        async () => (queue.outboxClaimMode === 'presence' ? true : undefined),
+        15_000,
+        'the presence back',
+      );
+      assert.match(String(p.token as string | null), /^herald relay /, 'under a presence token');
+      assert.equal(await gauge(), '1');
+      await queue.enqueue([{ topic: TOPIC, lane: 'normal', payload: { after: true } }]);
+      assert.equal((await published(queue)).size, 1);
       assert.equal((await outbox()).length, 0);
     });
   },
