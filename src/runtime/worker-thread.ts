@@ -13,6 +13,7 @@ import { EmbeddedQueue } from '../queue/embedded/embedded-queue.js';
 import { openQueue } from './open-queue.js';
 import { systemClock } from '../time/clock.js';
 import { Metrics } from '../ops/metrics.js';
+import { RabbitMqQueue } from '../queue/rabbitmq/rabbitmq-queue.js';
 import { CachedLookups } from './cached-lookups.js';
 import { InboxHub } from '../inbox/inbox-hub.js';
 import { TemplateRenderer } from '../templates/template-renderer.js';
@@ -46,6 +47,9 @@ const hub = new InboxHub(signals);
 const metrics = new Metrics({ queue: null, processMetrics: false });
 const providers = buildProviders(config, db, hub, clock, log, signals);
 metrics.providerCircuits(() => providers.circuits());
+// This thread's outbox relay claims under its own presence: its state joins the main thread's.
+if (queue instanceof RabbitMqQueue && queue.outboxClaimMode !== null)
+  metrics.outboxPresence(() => queue.outboxClaimMode === 'presence');
 // Configured providers are loaded before the first lease, then kept current.
 await providers.refresh();
 providers.watch();
