@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Db } from '../store/database.js';
 import { freshDatabase, type FreshDatabase } from '../../test/support/fresh-db.js';
 import type { Audience } from './audience-types.js';
-import { checkAudience, countAudience, streamAudience } from './audience.js';
+import { audienceReach, checkAudience, countAudience, streamAudience } from './audience.js';
 import { upsertUsers, type UserInput } from './users-store.js';
 import { createGroup } from './groups-store.js';
 
@@ -252,6 +252,66 @@ describe('union of parts', () => {
     assert.equal(r.email, 'r@example.edu.cn');
     assert.equal(r.phone, '+8613800000000');
     assert.equal(r.wechatOpenId, null);
+  });
+});
+
+describe('an audience at every limit at once', () => {
+  // 100 dynamic groups of 100 org units each, a filter of 100 units and 10,000 listed users:
+  // three bound values per unit would be 40,300 parameters, past SQLite's 32,766. The groups'
+  // units have few lengths (looked up per length), the filter's 100 (compared one by one).
+  const GROUPS = 100;
+  const UNITS = 100;
+  const LISTED = 10_000;
+  /** Unit k of group g. */
+  const unit = (g: number, k: number) => `学院${g}/班${k}`;
+  /** Unit k of the filter: `图书馆/部` and k times 甲. */
+  const library = (k: number) => `图书馆/部${'甲'.repeat(k)}`;
+  const audience: Audience = {
+    users: Array.from({ length: LISTED }, (_, i) => `listed-${i}`),
+    groups: Array.from({ length: GROUPS }, (_, g) => `college-${g}`),
+    filter: { orgPrefixes: Array.from({ length: UNITS }, (_, k) => library(k)) },
+  };
+
+  before(async () => {
+    const users: UserInput[] = Array.from({ length: LISTED }, (_, i) => ({
+      externalId: `listed-${i}`,
+      name: `列${i}`,
+    }));
+    for (let g = 0; g < GROUPS; g++) {
+      // Below one of the group's units …
+      users.push({ externalId: `member-${g}`, name: `成${g}`, orgPath: `${unit(g, g)}/张` });
+      // … and beside it, sharing its characters without the '/' boundary: not a member.
+      users.push({ externalId: `beside-${g}`, name: `旁${g}`, orgPath: `${unit(g, g)}甲` });
+    }
+    // Half the filter's units have a user at the unit itself.
+    for (let k = 0; k < UNITS / 2; k++)
+      users.push({ externalId: `library-${k}`, name: `图${k}`, orgPath: library(k) });
+    users.push({ externalId: 'library-beside', name: '图旁', orgPath: `${library(3)}乙` });
+    await upsertUsers(db, users, 3);
+    for (let g = 0; g < GROUPS; g++) {
+      const orgPrefixes = Array.from({ length: UNITS }, (_, k) => unit(g, k));
+      const made = await createGroup(
+        db,
+        { key: `college-${g}`, name: `学院${g}`, filter: { orgPrefixes } },
+        3,
+      );
+      assert.ok(made.ok);
+    }
+  });
+
+  test('is counted, streamed and checked on every store', async () => {
+    assert.deepEqual(await checkAudience(db, audience), { unknownUsers: [], unknownGroups: [] });
+    const expected = [
+      ...Array.from({ length: LISTED }, (_, i) => `listed-${i}`),
+      ...Array.from({ length: GROUPS }, (_, g) => `member-${g}`),
+      ...Array.from({ length: UNITS / 2 }, (_, k) => `library-${k}`),
+    ].sort();
+    const { ids, batches } = await collect(audience, 1000);
+    assert.deepEqual(ids, expected);
+    assert.equal(batches.length, Math.ceil(expected.length / 1000));
+    assert.equal(await countAudience(db, audience), expected.length);
+    const reach = await audienceReach(db, audience);
+    assert.equal(reach.count, expected.length);
   });
 });
 

@@ -9,7 +9,7 @@ import {
 import type { Db, Tx } from '../store/database.js';
 import type { Database, UsersTable } from '../store/schema.js';
 import { newId } from '../store/ids.js';
-import { sqlDialectOf } from '../store/sql-dialect.js';
+import { sqlDialectOf, type SqlDialect } from '../store/sql-dialect.js';
 import type { AudienceFilter, Recipient } from './audience-types.js';
 
 export const DEFAULT_LOCALE = 'zh-CN';
@@ -268,7 +268,10 @@ export async function listUsers(db: Db, opts: ListUsersOptions): Promise<UserPag
     ...(opts.role ? { roles: [opts.role] } : {}),
     ...(opts.orgPrefix !== undefined ? { orgPrefix: opts.orgPrefix } : {}),
   };
-  if (filterConstrains(filter)) query = query.where((eb) => userFilterCondition(eb, filter));
+  if (filterConstrains(filter)) {
+    const dialect = sqlDialectOf(db);
+    query = query.where((eb) => userFilterCondition(eb, filter, dialect));
+  }
   const rows = await query
     .orderBy('external_id')
     .limit(opts.limit + 1)
@@ -369,60 +372,65 @@ export function filterConstrains(f: AudienceFilter): boolean {
  * SQL for "this user matches the filter": any of the roles, AND at or below any of the org
  * units, AND all attribute values. A filter that constrains nothing matches nobody, so an empty or
  * mistyped filter can never become a broadcast (`all: true` is the way to reach everyone).
+ *
+ * Each list travels as one bound parameter (`SqlDialect.stringTable`), however long (the org
+ * units as at most LOOKUP_LENGTHS): a filter costs at most a dozen parameters, so an audience
+ * of 100 dynamic groups of 100 units each stays far below every dialect's limit.
  */
 export function userFilterCondition(
   eb: ExpressionBuilder<Database, 'users'>,
   f: AudienceFilter,
+  dialect: SqlDialect,
 ): Expression<SqlBool> {
   if (!filterConstrains(f)) return sql<SqlBool>`1 = 0`;
   const parts: Expression<SqlBool>[] = [];
   if (f.roles && f.roles.length > 0) {
+    const roles = dialect.stringTable([...new Set(f.roles)], 'wanted_role');
     parts.push(
       eb.exists(
         eb
           .selectFrom('user_roles')
           .select(sql`1`.as('one'))
           .whereRef('user_roles.user_id', '=', 'users.id')
-          .where('user_roles.role', 'in', [...f.roles]),
+          .where(sql<SqlBool>`user_roles.role in (select wanted_role.value from ${roles})`),
       ),
     );
   }
   const units = orgUnitsOf(f);
-  if (units.length > 0) {
-    // Equal, or starting with unit + '/': "农学院" never matches "农学院二部". substr counts
-    // characters on both SQLite and PostgreSQL, and no LIKE wildcard or case folding applies.
-    // Several units are OR-ed: the org part is their union, and a user matches once.
+  if (units.length > 0) parts.push(atOrBelowAny(units, dialect));
+  const attributes = Object.entries(f.attributes ?? {});
+  if (attributes.length > 0) {
+    // All of them: no wanted (key, value) pair that the user lacks.
+    const wanted = dialect.stringPairTable(Object.fromEntries(attributes), 'wanted');
     parts.push(
-      eb.or(
-        units.flatMap((unit) => {
-          const below = `${unit}/`;
-          return [
-            eb('users.org_path', '=', unit),
-            eb(
-              eb.fn<string>('substr', [
-                eb.ref('users.org_path'),
-                eb.lit(1),
-                eb.val([...below].length),
-              ]),
-              '=',
-              below,
-            ),
-          ];
-        }),
-      ),
-    );
-  }
-  for (const [key, value] of Object.entries(f.attributes ?? {})) {
-    parts.push(
-      eb.exists(
-        eb
-          .selectFrom('user_attributes')
-          .select(sql`1`.as('one'))
-          .whereRef('user_attributes.user_id', '=', 'users.id')
-          .where('user_attributes.key', '=', key)
-          .where('user_attributes.value', '=', value),
-      ),
+      sql<SqlBool>`not exists (select 1 from ${wanted} where not exists (select 1 from user_attributes where user_attributes.user_id = users.id and user_attributes.key = wanted.key and user_attributes.value = wanted.value))`,
     );
   }
   return eb.and(parts);
+}
+
+/** Up to this many distinct unit lengths, org units are matched by lookups (see atOrBelowAny). */
+const LOOKUP_LENGTHS = 8;
+
+/**
+ * "users.org_path is one of the units or below one of them": org_path + '/' starts with
+ * unit + '/', so "农学院" never matches "农学院二部". substr and length count characters on
+ * both SQLite and PostgreSQL; no LIKE wildcard or case folding applies. Several units are a
+ * union: a user matches once whichever units hold them.
+ *
+ * Units of few distinct lengths (the usual case: classes of one college) are matched by a
+ * lookup per length: org_path + '/' cut at that length, in the set of units + '/' that the
+ * database builds once per statement. Otherwise each user's path is compared with each unit.
+ */
+function atOrBelowAny(units: readonly string[], dialect: SqlDialect): Expression<SqlBool> {
+  const below = units.map((unit) => `${unit}/`);
+  const lengths = [...new Set(below.map((b) => [...b].length))].sort((a, b) => a - b);
+  if (lengths.length <= LOOKUP_LENGTHS) {
+    const cuts = lengths.map(
+      (n) =>
+        sql<SqlBool>`substr(users.org_path || '/', 1, ${sql.lit(n)}) in (select unit.value from ${dialect.stringTable(below, 'unit')})`,
+    );
+    return sql<SqlBool>`(${sql.join(cuts, sql` or `)})`;
+  }
+  return sql<SqlBool>`exists (select 1 from ${dialect.stringTable(below, 'unit')} where substr(users.org_path || '/', 1, length(unit.value)) = unit.value)`;
 }

@@ -49,6 +49,20 @@ export interface SqlDialect {
    */
   typed(value: unknown, type: SqlType): RawBuilder<unknown>;
   /**
+   * The function `f(haystack, needle)` giving the 1-based character position of needle in
+   * haystack, 0 when absent (SQLite has only `instr`, PostgreSQL only `strpos`).
+   */
+  readonly position: 'instr' | 'strpos';
+  /**
+   * Strings as a table with one text column `value`, for `FROM`, aliased `alias`: a list of
+   * any length costs ONE bound parameter (a JSON array for SQLite's `json_each`, a text[] for
+   * PostgreSQL's `unnest`), so audiences with thousands of entries stay far below
+   * `maxParameters`.
+   */
+  stringTable(values: readonly string[], alias: string): RawBuilder<unknown>;
+  /** A string record as a table of `key` and `value` text columns, in one or two parameters. */
+  stringPairTable(record: Readonly<Record<string, string>>, alias: string): RawBuilder<unknown>;
+  /**
    * The schema unqualified names resolve to (PostgreSQL's `current_schema()`), or undefined
    * where there are no schemas (SQLite). Migrations keep their bookkeeping tables there:
    * looking for them in any schema would find another installation's.
@@ -65,7 +79,10 @@ export const sqliteDialect: SqlDialect = {
   skipLocked: false,
   writableCte: false,
   caseInsensitiveLike: 'like',
+  position: 'instr',
   typed: (value) => sql`${value}`,
+  stringTable: (values, alias) => sql`json_each(${JSON.stringify(values)}) as ${sql.id(alias)}`,
+  stringPairTable: (record, alias) => sql`json_each(${JSON.stringify(record)}) as ${sql.id(alias)}`,
   currentSchema: async () => undefined,
 };
 
@@ -79,7 +96,14 @@ export const postgresDialect: SqlDialect = {
   skipLocked: true,
   writableCte: true,
   caseInsensitiveLike: 'ilike',
+  position: 'strpos',
   typed: (value, type) => sql`cast(${value} as ${sql.raw(type)})`,
+  // text[] rather than jsonb: a lone surrogate in a string is bound as U+FFFD (as a plain text
+  // parameter is), where jsonb would refuse its \u escape.
+  stringTable: (values, alias) =>
+    sql`unnest(cast(${[...values]} as text[])) as ${sql.id(alias)}(value)`,
+  stringPairTable: (record, alias) =>
+    sql`unnest(cast(${Object.keys(record)} as text[]), cast(${Object.values(record)} as text[])) as ${sql.id(alias)}(key, value)`,
   currentSchema: async (db) =>
     (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema,
 };
