@@ -23,6 +23,7 @@ import type { CallbackEmitter } from '../callbacks/callback-emitter.js';
 import { enforceQuotas, type QuotaExceeded, type QuotaOwner } from '../quotas/enforce-quotas.js';
 import { quotaOwnerOf } from '../quotas/quota-owners.js';
 import { quotaDay } from '../quotas/quota-day.js';
+import { backoffMs } from '../deliveries/retry-policy.js';
 
 export const deliverTopic = (channel: string) => `deliver.${channel}`;
 
@@ -87,6 +88,11 @@ interface Work {
  * Messages whose whole audience fits in one batch (most of them) are handled together: one
  * transaction for all of them, so a stream of single-recipient messages costs one commit per
  * lease, not several per message.
+ *
+ * A message that fails (its audience cannot be resolved, its deliveries cannot be written)
+ * fails only its own job: it is given back with a backoff (the queue dead-letters it after its
+ * `maxDeliveries` leases) while the lease's other messages commit. When the shared transaction
+ * fails, nothing of it committed and each message is committed alone.
  */
 export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): Promise<void> {
   const { db, queue } = deps;
@@ -131,60 +137,147 @@ export async function fanOutJobs(deps: FanoutDeps, jobs: readonly LeasedJob[]): 
       large.push(work);
       continue;
     }
-    const first = await streamAudience(db, message.audience, { batchSize }).next();
-    const recipients = first.done ? [] : first.value;
-    if (recipients.length < batchSize) small.push({ work, recipients });
-    else large.push(work);
+    try {
+      const first = await streamAudience(db, message.audience, { batchSize }).next();
+      const recipients = first.done ? [] : first.value;
+      if (recipients.length < batchSize) small.push({ work, recipients });
+      else large.push(work);
+    } catch (err) {
+      await failJob(deps, work, err);
+    }
   }
 
   if (small.length > 0 || done.length > 0) {
+    const prefsByCategory = await preferencesOfLease(db, small);
+    const planned: Planned[] = [];
     const now = deps.clock();
-    const rows: DeliveriesTable[] = [];
-    // Preferences of every recipient of the lease, one read per category (not per message).
-    const usersByCategory = new Map<string, Set<string>>();
-    for (const { work, recipients } of small) {
-      const users = usersByCategory.get(work.category.key) ?? new Set<string>();
-      for (const r of recipients) users.add(r.id);
-      usersByCategory.set(work.category.key, users);
-    }
-    const prefsByCategory = new Map<string, Map<string, CategoryPreference>>();
-    for (const [category, users] of usersByCategory) {
-      if (users.size > 0)
-        prefsByCategory.set(category, await preferencesFor(db, [...users], category));
-    }
     for (const { work, recipients } of small) {
       await setImmediate();
-      rows.push(...plan(deps, work, recipients, prefsByCategory.get(work.category.key), now));
+      try {
+        planned.push({
+          work,
+          rows: plan(deps, work, recipients, prefsByCategory.get(work.category.key), now),
+        });
+      } catch (err) {
+        await failJob(deps, work, err);
+      }
     }
-    const lanes = new Map(small.map(({ work }) => [work.message.id, work.message.priority]));
-    const ownerOfMessage = new Map(small.map(({ work }) => [work.message.id, work.owner]));
-    const quota: QuotaCharge = {
-      day: quotaDay(now, deps.timezone),
-      now,
-      ownerOf: (messageId) => ownerOfMessage.get(messageId),
-    };
-    const { created, exceeded } = await inTransaction(db, async (tx) => {
-      const { created, reached, exceeded } = await writeDeliveries(
-        queue,
-        tx,
-        rows,
-        lanes,
-        quota,
-        deps.callbackEmitter,
-      );
-      await setDispatched(
-        tx,
-        new Map(small.map(({ work }) => [work.message.id, reached.get(work.message.id) ?? 0])),
-        now,
-      );
-      await queue.ack([...done, ...small.map((s) => s.work.job)], tx);
-      return { created, exceeded };
-    });
-    deps.onDeliveriesCreated?.(created);
-    if (exceeded.length > 0) deps.onQuotaExceeded?.(exceeded);
+    try {
+      if (planned.length > 0 || done.length > 0) await commitSmall(deps, planned, done, now);
+    } catch (err) {
+      // Nothing of the shared transaction committed. Each message alone now, so that one
+      // message's failure holds back only its own job.
+      if (planned.length > 1)
+        deps.log.warn(
+          { err, messages: planned.length },
+          'fan-out: shared commit failed; one by one',
+        );
+      if (done.length > 0) await queue.ack(done);
+      for (const one of planned) {
+        try {
+          if (planned.length === 1) throw err;
+          await commitSmall(deps, [one], [], deps.clock());
+        } catch (oneErr) {
+          await failJob(deps, one.work, oneErr);
+        }
+      }
+    }
   }
 
-  for (const work of large) await fanOutLarge(deps, work, batchSize);
+  for (const work of large) {
+    try {
+      await fanOutLarge(deps, work, batchSize);
+    } catch (err) {
+      // The batches committed so far stay (with the cursor): the retry resumes after them.
+      await failJob(deps, work, err);
+    }
+  }
+}
+
+/** A message of the lease with its deliveries planned. */
+interface Planned {
+  readonly work: Work;
+  readonly rows: DeliveriesTable[];
+}
+
+/** Preferences of every recipient of the lease's small messages, one read per category. */
+async function preferencesOfLease(
+  db: Db,
+  small: readonly { work: Work; recipients: Recipient[] }[],
+): Promise<Map<string, Map<string, CategoryPreference>>> {
+  const usersByCategory = new Map<string, Set<string>>();
+  for (const { work, recipients } of small) {
+    const users = usersByCategory.get(work.category.key) ?? new Set<string>();
+    for (const r of recipients) users.add(r.id);
+    usersByCategory.set(work.category.key, users);
+  }
+  const prefsByCategory = new Map<string, Map<string, CategoryPreference>>();
+  for (const [category, users] of usersByCategory) {
+    if (users.size > 0)
+      prefsByCategory.set(category, await preferencesFor(db, [...users], category));
+  }
+  return prefsByCategory;
+}
+
+/**
+ * Writes the deliveries of whole small messages, marks them dispatched and acks their jobs
+ * (and `done`, jobs with nothing left to do) in ONE transaction.
+ */
+async function commitSmall(
+  deps: FanoutDeps,
+  planned: readonly Planned[],
+  done: readonly LeasedJob[],
+  now: number,
+): Promise<void> {
+  const { db, queue } = deps;
+  const rows = planned.flatMap((p) => p.rows);
+  const lanes = new Map(planned.map(({ work }) => [work.message.id, work.message.priority]));
+  const ownerOfMessage = new Map(planned.map(({ work }) => [work.message.id, work.owner]));
+  const quota: QuotaCharge = {
+    day: quotaDay(now, deps.timezone),
+    now,
+    ownerOf: (messageId) => ownerOfMessage.get(messageId),
+  };
+  const { created, exceeded } = await inTransaction(db, async (tx) => {
+    const { created, reached, exceeded } = await writeDeliveries(
+      queue,
+      tx,
+      rows,
+      lanes,
+      quota,
+      deps.callbackEmitter,
+    );
+    await setDispatched(
+      tx,
+      new Map(planned.map(({ work }) => [work.message.id, reached.get(work.message.id) ?? 0])),
+      now,
+    );
+    await queue.ack([...done, ...planned.map((p) => p.work.job)], tx);
+    return { created, exceeded };
+  });
+  deps.onDeliveriesCreated?.(created);
+  if (exceeded.length > 0) deps.onQuotaExceeded?.(exceeded);
+}
+
+/**
+ * One message failed (its audience cannot be resolved, a write of its deliveries failed): its
+ * job alone goes back to the queue, leased again after a backoff, and dead-lettered by the
+ * queue once it has been leased `maxDeliveries` times. The lease's other messages go on.
+ */
+async function failJob(deps: FanoutDeps, work: Work, err: unknown): Promise<void> {
+  const { job, message } = work;
+  const error = err instanceof Error ? err.message : String(err);
+  const at = deps.clock() + backoffMs(job.deliveries);
+  deps.log.error(
+    { err, messageId: message.id, job: job.id, leases: job.deliveries, retryAt: at },
+    'fan-out of a message failed; its job is retried alone',
+  );
+  try {
+    await deps.queue.retryAt(job, at, error);
+  } catch (retryErr) {
+    // The job is still leased: it comes back when the lease runs out.
+    deps.log.error({ err: retryErr, job: job.id }, 'fan-out: could not give the job back');
+  }
 }
 
 /** A large audience: one transaction per batch, the lease renewed as it goes. */
