@@ -49,11 +49,6 @@ export interface SqlDialect {
    */
   typed(value: unknown, type: SqlType): RawBuilder<unknown>;
   /**
-   * The function `f(haystack, needle)` giving the 1-based character position of needle in
-   * haystack, 0 when absent (SQLite has only `instr`, PostgreSQL only `strpos`).
-   */
-  readonly position: 'instr' | 'strpos';
-  /**
    * Strings as a table with one text column `value`, for `FROM`, aliased `alias`: a list of
    * any length costs ONE bound parameter (a JSON array for SQLite's `json_each`, a text[] for
    * PostgreSQL's `unnest`), so audiences with thousands of entries stay far below
@@ -79,7 +74,6 @@ export const sqliteDialect: SqlDialect = {
   skipLocked: false,
   writableCte: false,
   caseInsensitiveLike: 'like',
-  position: 'instr',
   typed: (value) => sql`${value}`,
   stringTable: (values, alias) => sql`json_each(${JSON.stringify(values)}) as ${sql.id(alias)}`,
   stringPairTable: (record, alias) => sql`json_each(${JSON.stringify(record)}) as ${sql.id(alias)}`,
@@ -96,7 +90,6 @@ export const postgresDialect: SqlDialect = {
   skipLocked: true,
   writableCte: true,
   caseInsensitiveLike: 'ilike',
-  position: 'strpos',
   typed: (value, type) => sql`cast(${value} as ${sql.raw(type)})`,
   // text[] rather than jsonb: a lone surrogate in a string is bound as U+FFFD (as a plain text
   // parameter is), where jsonb would refuse its \u escape.
