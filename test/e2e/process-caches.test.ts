@@ -48,6 +48,47 @@ async function refusedWithin(
   }
 }
 
+/**
+ * Sends exam reminders through `url` until one is rendered with a template version stored
+ * after the first was delivered; returns how long after the change that took (within the
+ * lookups' bound). `inboxItem` reads a message's inbox item (title, locale) from Herald's db.
+ */
+async function newTemplateRenderedAfter(
+  url: string,
+  inboxItem: (messageId: string) => Promise<{ title: string; locale: string } | undefined>,
+): Promise<number> {
+  const admin = client(url, ADMIN_TOKEN);
+  const jwc = client(url, (await admin('POST', '/v1/sources/jwc/api-keys')).body.secret);
+  /** Sends one message and waits for its inbox item. */
+  const delivered = async () => {
+    const sent = await jwc('POST', '/v1/messages', exam);
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    for (;;) {
+      const item = await inboxItem(sent.body.id as string);
+      if (item) return item;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  // The worker has the template cached now.
+  const first = await delivered();
+  assert.doesNotMatch(first.title, /v2/);
+  const put = await admin('PUT', `/v1/templates/exam.reminder/in_app/${first.locale}`, {
+    title: 'Exam v2: {{ data.course }}',
+    body: 'Room {{ data.room }}',
+  });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  return refusedWithin(
+    async () => ({ status: /^Exam v2: /.test((await delivered()).title) ? 1 : 0 }),
+    1,
+    performance.now(),
+    LOOKUP_CACHE_TTL_MS,
+  );
+}
+
+/** A message's inbox item, joined with its delivery's locale. */
+const INBOX_ITEM_SQL = `select i.title, d.locale from inbox_items i join deliveries d on d.id = i.delivery_id
+   where i.message_id = `;
+
 describe(
   'caches per process: 2 × herald api and 1 × herald worker on one PostgreSQL schema',
   { skip: await skipUnless('postgres'), timeout: 120_000 },
@@ -138,38 +179,12 @@ describe(
 
     it('a template changed through an api process is rendered by a worker process within the bound', async (t) => {
       await spawn({ HERALD_DEMO: 'false' }, 'worker');
-      const admin = client(one.url, ADMIN_TOKEN);
-      const jwc = client(one.url, (await admin('POST', '/v1/sources/jwc/api-keys')).body.secret);
-      /** Sends one message and waits for its inbox item: its title and locale. */
-      const delivered = async () => {
-        const sent = await jwc('POST', '/v1/messages', exam);
-        assert.equal(sent.status, 202, JSON.stringify(sent.body));
-        for (;;) {
-          const { rows } = await db.query<{ title: string; locale: string }>(
-            `select i.title, d.locale from inbox_items i join deliveries d on d.id = i.delivery_id
-             where i.message_id = $1`,
-            [sent.body.id],
-          );
-          if (rows[0]) return rows[0];
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      };
-      // The worker has the template cached now.
-      const before = await delivered();
-      assert.doesNotMatch(before.title, /v2/);
-
-      const put = await admin('PUT', `/v1/templates/exam.reminder/in_app/${before.locale}`, {
-        title: 'Exam v2: {{ data.course }}',
-        body: 'Room {{ data.room }}',
+      const took = await newTemplateRenderedAfter(one.url, async (id) => {
+        const { rows } = await db.query<{ title: string; locale: string }>(`${INBOX_ITEM_SQL}$1`, [
+          id,
+        ]);
+        return rows[0];
       });
-      assert.equal(put.status, 200, JSON.stringify(put.body));
-      const changedAt = performance.now();
-      const took = await refusedWithin(
-        async () => ({ status: /^Exam v2: /.test((await delivered()).title) ? 1 : 0 }),
-        1,
-        changedAt,
-        LOOKUP_CACHE_TTL_MS,
-      );
       t.diagnostic(`the worker rendered the new version ${Math.round(took)} ms after the change`);
     });
   },
@@ -194,36 +209,10 @@ describe('caches in `herald all` on SQLite: the worker thread hears the API thre
   });
 
   it('a template changed through the API is rendered by the worker thread within the bound', async (t) => {
-    const admin = client(herald.url, ADMIN_TOKEN);
-    const jwc = client(herald.url, (await admin('POST', '/v1/sources/jwc/api-keys')).body.secret);
-    /** Sends one message and waits for its inbox item: its title and locale. */
-    const delivered = async () => {
-      const sent = await jwc('POST', '/v1/messages', exam);
-      assert.equal(sent.status, 202, JSON.stringify(sent.body));
-      for (;;) {
-        const row = db
-          .prepare(
-            `select i.title, d.locale from inbox_items i join deliveries d on d.id = i.delivery_id
-             where i.message_id = ?`,
-          )
-          .get(sent.body.id) as { title: string; locale: string } | undefined;
-        if (row) return row;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
-    const first = await delivered();
-    assert.doesNotMatch(first.title, /v2/);
-    const put = await admin('PUT', `/v1/templates/exam.reminder/in_app/${first.locale}`, {
-      title: 'Exam v2: {{ data.course }}',
-      body: 'Room {{ data.room }}',
-    });
-    assert.equal(put.status, 200, JSON.stringify(put.body));
-    const changedAt = performance.now();
-    const took = await refusedWithin(
-      async () => ({ status: /^Exam v2: /.test((await delivered()).title) ? 1 : 0 }),
-      1,
-      changedAt,
-      LOOKUP_CACHE_TTL_MS,
+    const took = await newTemplateRenderedAfter(
+      herald.url,
+      async (id) =>
+        db.prepare(`${INBOX_ITEM_SQL}?`).get(id) as { title: string; locale: string } | undefined,
     );
     t.diagnostic(
       `the worker thread rendered the new version ${Math.round(took)} ms after the change`,
