@@ -268,7 +268,9 @@ describe('times in the account’s time zone, in a browser', { skip }, () => {
     });
 
     test('a message scheduled in compose is read as New York wall time', async () => {
-      await page.getByRole('link', { name: '发送' }).first().click();
+      // Straight to compose: the search page's filters may still be settling into its URL.
+      await page.goto(`${h.url}/admin/compose`);
+      await page.locator('#compose-title').waitFor();
       await page.locator('select[name="source"]').selectOption('lib');
       await page.locator('select[name="category"]').selectOption('library.due');
       await page.getByRole('tab', { name: '学号/工号' }).click();
