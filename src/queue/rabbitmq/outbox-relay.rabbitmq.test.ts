@@ -267,29 +267,13 @@ describe(
       const p = await presence();
       const topology = new Topology(uniqueBrokerPrefix(), 5);
       const log = pino({ level: 'silent' });
-      const publisher = new Publisher({
-        url: TEST_BROKER_URL,
-        name: 'outbox relay test',
-        log,
-        topology,
-        topics: [TOPIC],
-        declareLadder: false,
-      });
+      const publisher = await publisherOn(topology);
       const relay = new OutboxRelay({ db: fresh.db, publisher, log, clock: Date.now, presence: p });
+      // Closed in reverse: the relay stops before its publisher closes.
       closing.push(async () => {
         relay.stop();
         await relay.idle();
-        await publisher.close();
-        await deleteBrokerObjects({
-          exchanges: [topology.jobsExchange, topology.delayExchange, topology.deadExchange],
-          queues: [
-            ...(['urgent', 'normal', 'bulk'] as const).map((l) => topology.jobQueue(TOPIC, l)),
-            topology.deadQueue,
-          ],
-        });
       });
-      publisher.start();
-      assert.ok(await publisher.whenReady(10_000), 'broker link up');
       const lost = p.token!;
       // Written pre-claimed by a transaction, as an enqueue does; then the session drops.
       const inHand = await insertOutbox(
